@@ -1,0 +1,87 @@
+"""Haven: safeguarding records for schools. `create_app` builds the Flask application."""
+
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from server.config import PROJECT_ROOT, Config
+
+
+def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(config_class.INSTANCE_DIR),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "pwa"),
+        static_url_path="/static",
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    _ensure_secret_key(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    _register_request_hooks(app)
+    return app
+
+
+def _ensure_secret_key(app: Flask) -> None:
+    """Production sets SECRET_KEY; a development instance makes one and keeps it."""
+    if app.config["SECRET_KEY"]:
+        return
+    key_file = Path(app.instance_path) / "secret_key"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def _init_extensions(app: Flask) -> None:
+    from server.database import configure_sqlite
+    from server.extensions import csrf, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    _import_models()
+    with app.app_context():
+        configure_sqlite(db.engine)
+
+
+def _import_models() -> None:
+    """Every model module, so the metadata (and Alembic) sees every table."""
+    import server.audit.models  # noqa: F401
+    import server.auth.models  # noqa: F401
+    import server.incidents.models  # noqa: F401
+    import server.pupils.models  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from server.admin import bp as admin_bp
+    from server.auth import bp as auth_bp
+    from server.auth import init_auth
+    from server.home import bp as home_bp
+
+    init_auth(app)
+    app.register_blueprint(home_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def _register_cli(app: Flask) -> None:
+    from server.cli import register_commands
+
+    register_commands(app)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from server.errors import register_error_handlers
+    from server.security import apply_security_headers, csp_nonce
+    from server.templating import register_template_helpers
+
+    app.after_request(apply_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    register_template_helpers(app)
+    register_error_handlers(app)

@@ -1,0 +1,1 @@
+"""Alerts: per-recipient inbox rows, web push and escalation (SPEC §4)."""

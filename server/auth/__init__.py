@@ -1,0 +1,51 @@
+"""Accounts, sign-in, server-side sessions, password reset, blank screen and permissions."""
+
+from flask import Blueprint, flash, g, jsonify, redirect, request, session, url_for
+
+from server.auth import sessions
+from server.auth.access import enforce_session_state, wants_json
+from server.extensions import db, login_manager
+
+bp = Blueprint("auth", __name__)
+
+SIGNED_OUT_MESSAGES = {
+    "idle": "You were signed out after 10 minutes without activity.",
+    "disabled": "Your account has been disabled.",
+    "password reset": "Your password was reset: please sign in again.",
+    "password changed": "Your password was changed: please sign in again.",
+}
+
+
+def load_session() -> None:
+    """before_request: find the live server-side session behind the cookie, if any."""
+    row, ended_because = sessions.resolve_session()
+    g.user_session = row
+    if ended_because is not None:
+        db.session.commit()
+        session.clear()
+        message = SIGNED_OUT_MESSAGES.get(ended_because)
+        if message and not wants_json():
+            flash(message, "info")
+
+
+@login_manager.request_loader
+def _user_for_request(_request):
+    row = g.get("user_session")
+    return row.user if row is not None else None
+
+
+@login_manager.unauthorized_handler
+def _unauthorised():
+    if wants_json():
+        return jsonify(error="signed_out", message="Please sign in."), 401
+    return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+
+
+def init_auth(app) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # the server-side session does this job
+    app.before_request(load_session)
+    app.before_request(enforce_session_state)
+
+
+from server.auth import routes  # noqa: E402,F401  (registers the views on bp)

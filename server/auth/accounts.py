@@ -1,0 +1,118 @@
+"""Managing staff accounts: create, change roles and details, disable. Each change is audited."""
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+
+from server.audit.operations import record
+from server.auth.models import User
+from server.auth.operations import AuthError, normalise_email, set_password
+from server.auth.roles import Role
+from server.auth.sessions import end_all_sessions
+from server.extensions import db
+
+INITIALS = re.compile(r"^[A-Za-z][A-Za-z'-]{0,7}$")
+
+
+def initials_from_name(full_name: str) -> str:
+    return "".join(part[0] for part in full_name.split() if part[:1].isalpha()).upper()[:8]
+
+
+def _clean_email(email: str) -> str:
+    try:
+        return normalise_email(validate_email(email, check_deliverability=False).normalized)
+    except EmailNotValidError as error:
+        raise AuthError(f"“{email}” is not a valid email address: {error}", 422) from None
+
+
+def _clean_details(full_name: str, initials: str | None) -> tuple[str, str]:
+    full_name = " ".join((full_name or "").split())
+    if not full_name:
+        raise AuthError("Enter the person's full name.", 422)
+    if len(full_name) > 120:
+        raise AuthError("The full name is too long (120 characters at most).", 422)
+    initials = (initials or "").strip().upper() or initials_from_name(full_name)
+    if not INITIALS.match(initials):
+        raise AuthError("Initials are up to 8 letters, such as “JS”.", 422)
+    return full_name, initials
+
+
+def _clean_roles(roles) -> set[Role]:
+    try:
+        chosen = {Role(role) for role in roles}
+    except ValueError as error:
+        raise AuthError(f"Unknown role: {error}", 422) from None
+    if not chosen:
+        raise AuthError("Give the person at least one role.", 422)
+    return chosen
+
+
+def email_taken(email: str, *, except_user: User | None = None) -> bool:
+    query = select(User.id).where(func.lower(User.email) == email)
+    if except_user is not None:
+        query = query.where(User.id != except_user.id)
+    return db.session.scalar(query) is not None
+
+
+def create_user(
+    *, email: str, full_name: str, roles, initials: str | None = None, password: str | None = None
+) -> User:
+    """A new account. Without a password, the person sets one through the reset link."""
+    email = _clean_email(email)
+    if email_taken(email):
+        raise AuthError(f"There is already an account for {email}.", 409)
+    full_name, initials = _clean_details(full_name, initials)
+    user = User(email=email, full_name=full_name, initials=initials, active=True)
+    user.set_roles(_clean_roles(roles))
+    if password is not None:
+        set_password(user, password)
+    db.session.add(user)
+    db.session.flush()
+    record(
+        "user.created",
+        object_type="user",
+        object_id=user.id,
+        details={"email": email, "roles": sorted(user.roles)},
+    )
+    return user
+
+
+def update_user(user: User, *, full_name: str, initials: str | None, roles, email: str) -> None:
+    email = _clean_email(email)
+    if email_taken(email, except_user=user):
+        raise AuthError(f"There is already an account for {email}.", 409)
+    full_name, initials = _clean_details(full_name, initials)
+    new_roles = _clean_roles(roles)
+    before = {
+        "email": user.email,
+        "full_name": user.full_name,
+        "initials": user.initials,
+        "roles": sorted(user.roles),
+    }
+    user.email, user.full_name, user.initials = email, full_name, initials
+    user.set_roles(new_roles)
+    after = {
+        "email": email,
+        "full_name": full_name,
+        "initials": initials,
+        "roles": sorted(new_roles),
+    }
+    changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if changed:
+        action = "user.roles_changed" if "roles" in changed else "user.updated"
+        record(action, object_type="user", object_id=user.id, details=changed)
+    db.session.flush()
+
+
+def set_active(user: User, active: bool, *, by: User | None = None) -> None:
+    """Disable (ending every session at once) or re-enable an account."""
+    if by is not None and by.id == user.id and not active:
+        raise AuthError("You cannot disable your own account.", 422)
+    if user.active == active:
+        return
+    user.active = active
+    if not active:
+        end_all_sessions(user, "disabled")
+    record("user.enabled" if active else "user.disabled", object_type="user", object_id=user.id)
+    db.session.flush()

@@ -1,0 +1,80 @@
+"""Roles and what each may do (SPEC §1): the single table every permission check reads."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    CLASS_TEACHER = "class_teacher"
+    PASTORAL = "pastoral"
+    DSL = "dsl"
+    SLT = "slt"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.STAFF: "Staff",
+    Role.CLASS_TEACHER: "Class teacher",
+    Role.PASTORAL: "Pastoral",
+    Role.DSL: "Designated safeguarding lead",
+    Role.SLT: "Senior leadership",
+    Role.ADMIN: "Administrator",
+}
+
+
+class Permission(StrEnum):
+    RECORD_INCIDENTS = "record_incidents"
+    REVIEW_OWN_CLASS = "review_own_class"
+    REVIEW_ALL = "review_all"
+    SEE_SENSITIVE = "see_sensitive"
+    CHOOSE_DSL_ONLY_CATEGORIES = "choose_dsl_only_categories"
+    CORRECT_RECORDS = "correct_records"
+    TRANSFER_RECORDS = "transfer_records"
+    RUN_REPORTS = "run_reports"
+    HOLD_PASSKEY = "hold_passkey"
+    MANAGE_USERS = "manage_users"
+    MANAGE_ROSTER = "manage_roster"
+    MANAGE_SETTINGS = "manage_settings"
+
+
+_RECORDER = {Permission.RECORD_INCIDENTS}
+_REVIEWER = {Permission.REVIEW_ALL, Permission.SEE_SENSITIVE, Permission.HOLD_PASSKEY}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.STAFF: frozenset(_RECORDER),
+    Role.CLASS_TEACHER: frozenset(
+        _RECORDER | {Permission.REVIEW_OWN_CLASS, Permission.HOLD_PASSKEY}
+    ),
+    Role.PASTORAL: frozenset(_RECORDER | _REVIEWER),
+    Role.SLT: frozenset(_RECORDER | _REVIEWER | {Permission.RUN_REPORTS}),
+    Role.DSL: frozenset(
+        _RECORDER
+        | _REVIEWER
+        | {
+            Permission.CHOOSE_DSL_ONLY_CATEGORIES,
+            Permission.CORRECT_RECORDS,
+            Permission.TRANSFER_RECORDS,
+            Permission.RUN_REPORTS,
+        }
+    ),
+    # The office manages people and settings but never reads incident content.
+    Role.ADMIN: frozenset(
+        {
+            Permission.MANAGE_USERS,
+            Permission.MANAGE_ROSTER,
+            Permission.MANAGE_SETTINGS,
+            Permission.HOLD_PASSKEY,
+        }
+    ),
+}
+
+
+def permissions_for(roles: set[Role]) -> frozenset[Permission]:
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS[role]
+    return frozenset(granted)

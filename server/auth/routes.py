@@ -1,0 +1,151 @@
+"""Sign-in, sign-out, password reset, blank screen and the idle-timer endpoints."""
+
+from flask import current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from server.auth import bp, operations
+from server.auth.access import public, public_while_locked, signed_in
+from server.auth.forms import (
+    ChangePasswordForm,
+    NewPasswordForm,
+    ResetRequestForm,
+    SignInForm,
+    UnlockForm,
+)
+from server.auth.sessions import idle_deadline
+from server.clock import utcnow
+from server.extensions import db
+from server.web import safe_next_url
+
+RESET_SENT = (
+    "If that address belongs to an account, we have sent it a link to reset the password. "
+    "The link works once, for an hour."
+)
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+def sign_in():
+    if current_user.is_authenticated:
+        return redirect(safe_next_url(request.args.get("next")))
+    form = SignInForm()
+    if not form.validate_on_submit():
+        return render_template("auth/sign_in.html", form=form), 422 if form.errors else 200
+    outcome = operations.sign_in(form.email.data, form.password.data)
+    db.session.commit()
+    if outcome.error:
+        flash(outcome.error.message, "error")
+        return render_template("auth/sign_in.html", form=form), outcome.error.status
+    return redirect(safe_next_url(request.args.get("next")))
+
+
+@bp.route("/sign-out", methods=["POST"])
+@public_while_locked
+def sign_out():
+    if g.user_session is not None:
+        operations.sign_out(g.user_session)
+        db.session.commit()
+    response = redirect(url_for("auth.sign_in"))
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    flash("You have signed out.", "info")
+    return response
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+@public
+def request_reset():
+    form = ResetRequestForm()
+    if not form.validate_on_submit():
+        return render_template("auth/reset_request.html", form=form), 422 if form.errors else 200
+    token = operations.request_password_reset(form.email.data)
+    db.session.commit()
+    if token:
+        operations.send_reset_email(operations.normalise_email(form.email.data), token)
+    flash(RESET_SENT, "info")
+    return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str):
+    try:
+        operations.reset_token_row(token)
+    except operations.AuthError as error:
+        return render_template("auth/reset_invalid.html", message=error.message), error.status
+    form = NewPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/reset_password.html", form=form), 422 if form.errors else 200
+    try:
+        operations.reset_password(token, form.password.data)
+    except operations.AuthError as error:
+        db.session.rollback()
+        form.password.errors.append(error.message)
+        return render_template("auth/reset_password.html", form=form), error.status
+    db.session.commit()
+    flash("Your password has been set. Please sign in with it.", "success")
+    return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@signed_in
+def change_password():
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/change_password.html", form=form), 422 if form.errors else 200
+    try:
+        operations.change_password(current_user, form.current_password.data, form.password.data)
+    except operations.AuthError as error:
+        db.session.rollback()
+        form.password.errors.append(error.message)
+        return render_template("auth/change_password.html", form=form), error.status
+    db.session.commit()
+    flash("Your password has been changed.", "success")
+    return redirect(url_for("home.index"))
+
+
+@bp.route("/blank", methods=["POST"])
+@signed_in(allowed_while_locked=True)
+def blank_screen():
+    if g.user_session.locked_at is None:
+        operations.lock_screen(g.user_session)
+        db.session.commit()
+    return redirect(url_for("auth.unlock", next=safe_next_url(request.form.get("next"))))
+
+
+@bp.route("/unlock", methods=["GET", "POST"])
+@signed_in(allowed_while_locked=True)
+def unlock():
+    next_url = safe_next_url(request.args.get("next"))
+    if g.user_session.locked_at is None:
+        return redirect(next_url)
+    form = UnlockForm()
+    if not form.validate_on_submit():
+        return render_template("auth/unlock.html", form=form), 422 if form.errors else 200
+    try:
+        operations.unlock_screen(g.user_session, form.password.data)
+    except operations.AuthError as error:
+        db.session.commit()  # keeps the audit row of the failed unlock
+        form.password.errors.append(error.message)
+        return render_template("auth/unlock.html", form=form), error.status
+    db.session.commit()
+    return redirect(next_url)
+
+
+@bp.route("/session")
+@signed_in(allowed_while_locked=True, passive=True)
+def session_status():
+    """For the page's idle timer: how long until the server signs this session out."""
+    remaining = (idle_deadline(g.user_session) - utcnow()).total_seconds()
+    return jsonify(
+        seconds_remaining=max(0, int(remaining)),
+        warning_seconds=int(current_app.config["IDLE_WARNING"].total_seconds()),
+        locked=g.user_session.locked_at is not None,
+    )
+
+
+@bp.route("/session/keep-alive", methods=["POST"])
+@signed_in
+def keep_alive():
+    """Any signed-in request counts as activity; this one exists for the warning's button."""
+    remaining = (idle_deadline(g.user_session) - utcnow()).total_seconds()
+    return jsonify(seconds_remaining=max(0, int(remaining)))

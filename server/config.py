@@ -1,0 +1,102 @@
+"""Configuration, read once from the environment with safe development defaults."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("HAVEN_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        return f"sqlite:///{INSTANCE_DIR / 'haven.sqlite3'}"
+    # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants the driver named.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
+    SCHOOL_NAME = os.environ.get("HAVEN_SCHOOL_NAME", "Haven")
+    SCHOOL_TIMEZONE = os.environ.get("HAVEN_TIMEZONE", "Europe/London")
+    INSTANCE_DIR = INSTANCE_DIR
+
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    RQ_QUEUE = os.environ.get("HAVEN_RQ_QUEUE", "haven")
+
+    # Sessions: the signed cookie holds only a random session token; the session itself
+    # lives in the database so the server can end it (idle, sign-out, disabled user).
+    IDLE_TIMEOUT = timedelta(seconds=_env_int("HAVEN_IDLE_TIMEOUT_SECONDS", 600))
+    IDLE_WARNING = timedelta(seconds=_env_int("HAVEN_IDLE_WARNING_SECONDS", 60))
+    SESSION_COOKIE_NAME = "haven_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("HAVEN_SECURE_COOKIES", False)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    PREFERRED_URL_SCHEME = os.environ.get("HAVEN_URL_SCHEME", "http")
+    # Outside a request (emails sent from the CLI), links are built for this host.
+    SERVER_BASE_URL = os.environ.get("HAVEN_BASE_URL", "http://localhost:5000")
+
+    # Forms are filled in slowly by staff writing an account: a CSRF token must outlive them.
+    WTF_CSRF_TIME_LIMIT = None
+    MAX_CONTENT_LENGTH = _env_int("HAVEN_MAX_UPLOAD_BYTES", 21 * 1024 * 1024)
+
+    # Passwords (SPEC §9): the school's rule, configurable.
+    PASSWORD_MIN_LENGTH = _env_int("HAVEN_PASSWORD_MIN_LENGTH", 8)
+    PASSWORD_MAX_LENGTH = 128
+    PASSWORD_REQUIRE_CLASSES = _env_bool("HAVEN_PASSWORD_REQUIRE_CLASSES", True)
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+
+    # Throttling: failures counted in the database, so every process sees them.
+    THROTTLE_WINDOW = timedelta(minutes=15)
+    THROTTLE_ACCOUNT_FAILURES = _env_int("HAVEN_THROTTLE_ACCOUNT_FAILURES", 5)
+    THROTTLE_ADDRESS_FAILURES = _env_int("HAVEN_THROTTLE_ADDRESS_FAILURES", 20)
+    PASSWORD_RESET_LIFETIME = timedelta(minutes=_env_int("HAVEN_RESET_MINUTES", 60))
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = _env_int("MAIL_PORT", 587)
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", True)
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "Haven <haven@localhost>")
+    MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 10)
+    # With no MAIL_SERVER, mail is printed and kept here for a developer to read.
+    MAIL_DEV_DIR = INSTANCE_DIR / "mail"
+
+    UPLOAD_DIR = Path(os.environ.get("HAVEN_UPLOAD_DIR", INSTANCE_DIR / "uploads"))
+
+    WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "localhost")
+    WEBAUTHN_RP_NAME = os.environ.get("WEBAUTHN_RP_NAME", "Haven")
+    WEBAUTHN_ORIGIN = os.environ.get("WEBAUTHN_ORIGIN", "http://localhost:5000")
+
+    HSTS = _env_bool("HAVEN_HSTS", False)
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+    SERVER_NAME = None
+    # Fast hashing in tests; production keeps the defaults above.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+    MAIL_SERVER = ""

@@ -1,0 +1,1 @@
+"""Recording incidents: the form, the incident, its actions, files and corrections."""

@@ -1,0 +1,1 @@
+"""Chronologies and reports (SPEC §7)."""

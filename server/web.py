@@ -1,0 +1,17 @@
+"""Small helpers shared by every blueprint's views."""
+
+from urllib.parse import urlsplit
+
+from flask import url_for
+
+
+def safe_next_url(target: str | None) -> str:
+    """A local path to return to after sign-in or unlock; anything else goes home."""
+    if not target:
+        return url_for("home.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("home.index")
+    if "\\" in target:
+        return url_for("home.index")
+    return target
