@@ -22,8 +22,10 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from server import create_app
 from server.auth.accounts import create_user
-from server.auth.models import User
+from server.auth.models import User, UserSession
 from server.auth.roles import Role
+from server.auth.sessions import SESSION_TOKEN_KEY, token_digest
+from server.clock import utcnow
 from server.config import TestConfig
 from server.extensions import db
 
@@ -182,3 +184,26 @@ def sign_in(client) -> Callable:
         return response
 
     return _sign_in
+
+
+@pytest.fixture
+def step_up(app, client) -> Callable:
+    """step_up() marks the signed-in test client's session as just stepped up with a passkey.
+
+    For tests about something else that needs review unlocked; the passkey ceremony itself is
+    tested in tests/test_passkeys.py.
+    """
+
+    def _step_up(test_client=None) -> None:
+        target = test_client or client
+        with target.session_transaction() as cookie:
+            token = cookie[SESSION_TOKEN_KEY]
+        with app.test_request_context():
+            row = db.session.scalar(
+                sa.select(UserSession).where(UserSession.token_hash == token_digest(token))
+            )
+            now = utcnow()
+            row.stepped_up_at = row.last_assertion_at = row.review_active_at = now
+            db.session.commit()
+
+    return _step_up

@@ -149,6 +149,7 @@ def upgrade():
     sa.Column('locked_at', server.database.UTCDateTime(), nullable=True),
     sa.Column('stepped_up_at', server.database.UTCDateTime(), nullable=True),
     sa.Column('last_assertion_at', server.database.UTCDateTime(), nullable=True),
+    sa.Column('review_active_at', server.database.UTCDateTime(), nullable=True),
     sa.Column('ip_address', sa.String(length=45), nullable=True),
     sa.Column('user_agent', sa.String(length=255), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_sessions_user_id_users')),

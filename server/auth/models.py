@@ -85,9 +85,10 @@ class UserSession(db.Model):
     end_reason: Mapped[str | None] = mapped_column(String(32))
     # Blank screen: the session lives on but shows nothing until re-authenticated.
     locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Passkey step-up (SPEC §6) is recorded here by the passkeys feature.
+    # Passkey step-up (SPEC §6); the rules that read these are in server/auth/step_up.py.
     stepped_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_assertion_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip_address: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(255))
 

@@ -18,7 +18,7 @@ from server.extensions import db
 SESSION_TOKEN_KEY = "sid"  # noqa: S105  (a key name, not a secret)
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -29,7 +29,7 @@ def start_session(user: User) -> UserSession:
         end_session(previous, "replaced")
     token = secrets.token_urlsafe(32)
     row = UserSession(
-        token_hash=_digest(token),
+        token_hash=token_digest(token),
         user_id=user.id,
         ip_address=request.remote_addr,
         user_agent=(request.user_agent.string or "")[:255],
@@ -46,7 +46,7 @@ def start_session(user: User) -> UserSession:
 def renew_session_id(row: UserSession) -> UserSession:
     """Give the signed-in user a new session id, keeping the session's state (used at step-up)."""
     token = secrets.token_urlsafe(32)
-    row.token_hash = _digest(token)
+    row.token_hash = token_digest(token)
     session[SESSION_TOKEN_KEY] = token
     db.session.flush()
     return row
@@ -56,7 +56,9 @@ def current_session_row() -> UserSession | None:
     token = session.get(SESSION_TOKEN_KEY)
     if not token:
         return None
-    return db.session.scalar(select(UserSession).where(UserSession.token_hash == _digest(token)))
+    return db.session.scalar(
+        select(UserSession).where(UserSession.token_hash == token_digest(token))
+    )
 
 
 def idle_deadline(row: UserSession) -> datetime:
