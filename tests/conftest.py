@@ -20,7 +20,7 @@ from flask_sqlalchemy.session import _app_ctx_id
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from server import create_app
+from server import create_app, jobs
 from server.auth.accounts import create_user
 from server.auth.models import User, UserSession
 from server.auth.roles import Role
@@ -207,3 +207,25 @@ def step_up(app, client) -> Callable:
             db.session.commit()
 
     return _step_up
+
+
+@pytest.fixture
+def run_jobs(app) -> Callable[[], int]:
+    """run_jobs() runs every queued background job, as an rq worker would; returns how many.
+
+    With REDIS_URL set, jobs went to a real Redis queue and a real rq worker runs them here;
+    without it they already ran in-process, so there is nothing left to do.
+    """
+
+    def _run() -> int:
+        if not app.config["REDIS_URL"]:
+            return 0
+        from rq import SimpleWorker
+
+        with app.app_context():
+            queue = jobs.queue()
+            pending = queue.count
+            SimpleWorker([queue], connection=queue.connection).work(burst=True)
+            return pending
+
+    return _run

@@ -1,12 +1,14 @@
 """The rules of signing in, out, resetting and locking. Views call these; tests do too."""
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, url_for
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.audit.operations import client_address, record
 from server.auth import sessions, throttling
@@ -17,8 +19,10 @@ from server.extensions import db
 from server.jobs import enqueue, job
 from server.mail import send_mail
 
+SIGN_IN_UNAVAILABLE = "Signing in is unavailable just now. Please try again in a minute."
 BAD_CREDENTIALS = "That email address and password do not match an account."
 RESET_REQUESTS_PER_HOUR = 3
+log = logging.getLogger(__name__)
 
 
 class AuthError(Exception):
@@ -50,7 +54,13 @@ def sign_in(email: str, password: str) -> SignInOutcome:
     """
     email = normalise_email(email)
     address = client_address() or "unknown"
-    decision = throttling.check(email, address)
+    try:
+        decision = throttling.check(email, address)
+    except SQLAlchemyError:
+        # Fail closed: with no way to count attempts, no password is checked at all.
+        db.session.rollback()
+        log.exception("sign-in throttle unavailable")
+        return SignInOutcome(None, AuthError(SIGN_IN_UNAVAILABLE, 503))
     if not decision.allowed:
         record("auth.sign_in_throttled", actor_label=email or "(blank)")
         minutes = decision.retry_after_minutes

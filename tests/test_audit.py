@@ -1,0 +1,96 @@
+"""The audit log: written with the act, append-only in the database, hash-chained (SPEC §9)."""
+
+import os
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from server.audit.models import AuditEvent
+from server.audit.operations import GENESIS_HASH, record, verify_chain
+from server.auth.roles import Role
+from server.extensions import db
+
+
+def test_an_event_names_who_what_which_record_when_and_where(app, client, make_user):
+    user = make_user(Role.STAFF)
+    client.post("/auth/sign-in", data={"email": user.email, "password": "Correct-Horse-42!"})
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "auth.sign_in")
+        ).one()
+        assert event.actor_user_id == user.id and event.actor_label == user.email
+        assert event.object_type == "session" and event.object_id
+        assert event.ip_address == "127.0.0.1" and event.occurred_at.tzinfo is not None
+
+
+def test_events_roll_back_with_the_act(app, app_context):
+    before = db.session.scalar(select(func.count(AuditEvent.id)))
+    record("test.rolled_back", object_type="thing", object_id=1)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(AuditEvent.id))) == before
+
+
+def test_the_chain_links_each_event_to_the_one_before(app_context):
+    first = record("test.first")
+    second = record("test.second", details={"n": 2})
+    assert second.prev_hash == first.hash != GENESIS_HASH
+    report = verify_chain()
+    assert report.intact and report.checked >= 2
+
+
+GUARDED_STATEMENTS = ["UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"]
+if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    # Row triggers do not fire on TRUNCATE; the statement trigger must (SQLite has no TRUNCATE).
+    GUARDED_STATEMENTS.append("TRUNCATE audit_events")
+
+
+@pytest.mark.parametrize("statement", GUARDED_STATEMENTS)
+def test_the_database_refuses_changes_to_the_log(app_context, statement):
+    record("test.guarded")
+    db.session.commit()
+    with pytest.raises(DBAPIError, match="append-only"), db.session.begin_nested():
+        db.session.execute(text(statement))
+
+
+def _without_guard(statement: str, **params) -> None:
+    """Tamper as an attacker with the database owner's rights would: guard off, change, guard on."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_change"))
+        db.session.execute(text(statement), params)
+        db.session.execute(
+            text("ALTER TABLE audit_events ENABLE ALWAYS TRIGGER audit_events_no_change")
+        )
+    else:
+        db.session.execute(text("DROP TRIGGER audit_events_no_update"))
+        db.session.execute(text("DROP TRIGGER audit_events_no_delete"))
+        db.session.execute(text(statement), params)
+
+
+def test_verify_names_the_first_tampered_row(app_context):
+    events = [record(f"test.event_{n}") for n in range(4)]
+    _without_guard(
+        "UPDATE audit_events SET details = '{\"edited\": 1}' WHERE id = :id", id=events[2].id
+    )
+    db.session.expire_all()
+    report = verify_chain()
+    assert not report.intact
+    assert report.first_bad_id == events[2].id
+    assert "hash" in report.problem
+
+
+def test_verify_notices_a_deleted_row(app_context):
+    events = [record(f"test.event_{n}") for n in range(3)]
+    _without_guard("DELETE FROM audit_events WHERE id = :id", id=events[1].id)
+    db.session.expire_all()
+    report = verify_chain()
+    assert report.first_bad_id == events[2].id
+    assert "follow" in report.problem
+
+
+def test_verify_command(app, runner, app_context):
+    record("test.cli")
+    db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "Audit chain intact" in result.output

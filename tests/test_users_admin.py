@@ -1,0 +1,189 @@
+"""Managing staff accounts: the admin pages and `flask users create` (SPEC §1, §9)."""
+
+import pytest
+from sqlalchemy import select
+
+from server.audit.models import AuditEvent
+from server.auth import accounts
+from server.auth.models import User
+from server.auth.operations import AuthError
+from server.auth.roles import Role
+from server.extensions import db
+from tests.conftest import DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def admin_client(client, make_user, sign_in, step_up):
+    sign_in(make_user(Role.ADMIN, full_name="Office Manager"))
+    step_up()
+    return client
+
+
+def find_user(app, email: str) -> User | None:
+    with app.app_context():
+        return db.session.scalar(select(User).where(User.email == email))
+
+
+def audit_for(app, user_id: int) -> list[str]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.object_type == "user", AuditEvent.object_id == str(user_id))
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def test_admin_adds_a_member_of_staff(app, admin_client):
+    response = admin_client.post(
+        "/admin/users/new",
+        data={
+            "full_name": "  Priya   Natarajan ",
+            "initials": "",
+            "email": "P.Natarajan@School.Example",
+            "roles": ["class_teacher", "staff"],
+            "active": "y",
+        },
+    )
+    assert response.status_code == 302
+    person = find_user(app, "p.natarajan@school.example")
+    assert person.full_name == "Priya Natarajan" and person.initials == "PN"
+    assert person.roles == {Role.CLASS_TEACHER, Role.STAFF}
+    assert person.password_hash is None  # they choose it through the reset link
+    assert audit_for(app, person.id) == ["user.created"]
+    listing = admin_client.get("/admin/users").get_data(as_text=True)
+    assert "Priya Natarajan" in listing and "Class teacher" in listing
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"full_name": "", "email": "a@school.example", "roles": ["staff"]}, "Enter the full name"),
+        (
+            {"full_name": "A Person", "email": "not-an-email", "roles": ["staff"]},
+            "not a valid email",
+        ),
+        ({"full_name": "A Person", "email": "a@school.example"}, "at least one role"),
+        (
+            {"full_name": "A Person", "email": "a@school.example", "roles": ["wizard"]},
+            "not a valid choice",
+        ),
+        (
+            {
+                "full_name": "A Person",
+                "email": "a@school.example",
+                "roles": ["staff"],
+                "initials": "A1",
+            },
+            "Initials",
+        ),
+    ],
+)
+def test_bad_staff_details_are_refused_and_nothing_saved(app, admin_client, data, message):
+    response = admin_client.post("/admin/users/new", data=data)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert find_user(app, "a@school.example") is None
+
+
+def test_a_duplicate_email_is_refused(app, admin_client, make_user):
+    existing = make_user(Role.STAFF, email="taken@school.example")
+    response = admin_client.post(
+        "/admin/users/new",
+        data={"full_name": "Someone Else", "email": "TAKEN@school.example", "roles": ["staff"]},
+    )
+    assert response.status_code == 409
+    assert "already an account" in response.get_data(as_text=True)
+    assert find_user(app, "taken@school.example").full_name == existing.full_name
+
+
+def test_changing_roles_is_audited_with_before_and_after(app, admin_client, make_user):
+    person = make_user(Role.STAFF, full_name="Sam Okafor")
+    response = admin_client.post(
+        f"/admin/users/{person.id}",
+        data={
+            "full_name": "Sam Okafor",
+            "initials": "SO",
+            "email": person.email,
+            "roles": ["staff", "pastoral"],
+            "active": "y",
+        },
+    )
+    assert response.status_code == 302
+    assert find_user(app, person.email).roles == {Role.STAFF, Role.PASTORAL}
+    assert audit_for(app, person.id)[-1] == "user.roles_changed"
+
+
+def test_disabling_from_the_admin_page_signs_the_person_out(app, admin_client, make_user, sign_in):
+    person = make_user(Role.STAFF, full_name="Lee Durand")
+    their_device = app.test_client()
+    sign_in(person, test_client=their_device)
+    response = admin_client.post(
+        f"/admin/users/{person.id}",
+        data={
+            "full_name": "Lee Durand",
+            "initials": "LD",
+            "email": person.email,
+            "roles": ["staff"],
+        },
+    )
+    assert response.status_code == 302
+    assert find_user(app, person.email).active is False
+    assert their_device.get("/").status_code == 302
+    assert "user.disabled" in audit_for(app, person.id)
+
+
+def test_an_unknown_user_is_a_404(admin_client):
+    assert admin_client.get("/admin/users/999999").status_code == 404
+
+
+def test_update_refuses_taking_someone_elses_email(app_context, make_user):
+    first = make_user(Role.STAFF, email="first@school.example")
+    make_user(Role.STAFF, email="second@school.example")
+    person = db.session.get(User, first.id)
+    with pytest.raises(AuthError, match="already an account"):
+        accounts.update_user(
+            person, full_name="First", initials=None, roles=["staff"], email="second@school.example"
+        )
+
+
+def test_cli_creates_a_user_with_a_password(app, runner):
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "head@school.example",
+            "--name",
+            "Alex Mensah",
+            "--role",
+            "slt",
+            "--role",
+            "dsl",
+        ],
+        input=f"{DEFAULT_PASSWORD}\n{DEFAULT_PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created Alex Mensah" in result.output
+    person = find_user(app, "head@school.example")
+    assert person.roles == {Role.SLT, Role.DSL} and person.password_hash
+
+
+def test_cli_refuses_a_weak_password_and_creates_nothing(app, runner):
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "weak@school.example",
+            "--name",
+            "Weak Example",
+            "--role",
+            "staff",
+        ],
+        input="password\npassword\n",
+    )
+    assert result.exit_code != 0
+    assert "too common" in result.output
+    assert find_user(app, "weak@school.example") is None
