@@ -3,6 +3,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 export FLASK_APP := server
+# The demo school's name, shown in the banner (a real school sets HAVEN_SCHOOL_NAME).
+export HAVEN_SCHOOL_NAME ?= Larkfield Primary School (demo)
 
 APP_STAMP := $(VENV)/.installed-app
 TEST_STAMP := $(VENV)/.installed-test

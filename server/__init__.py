@@ -52,22 +52,30 @@ def _init_extensions(app: Flask) -> None:
 
 def _import_models() -> None:
     """Every model module, so the metadata (and Alembic) sees every table."""
+    import server.alerts.models  # noqa: F401
     import server.audit.models  # noqa: F401
     import server.auth.models  # noqa: F401
     import server.incidents.models  # noqa: F401
+    import server.passkeys.models  # noqa: F401
     import server.pupils.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
     from server.admin import bp as admin_bp
+    from server.alerts import bp as alerts_bp
     from server.auth import bp as auth_bp
     from server.auth import init_auth
     from server.home import bp as home_bp
+    from server.incidents import bp as incidents_bp
+    from server.passkeys import bp as passkeys_bp
 
     init_auth(app)
     app.register_blueprint(home_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(alerts_bp, url_prefix="/alerts")
+    app.register_blueprint(incidents_bp)
+    app.register_blueprint(passkeys_bp, url_prefix="/passkeys")
 
 
 def _register_cli(app: Flask) -> None:

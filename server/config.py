@@ -33,7 +33,7 @@ def _database_url() -> str:
 
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "")
-    SCHOOL_NAME = os.environ.get("HAVEN_SCHOOL_NAME", "Haven")
+    SCHOOL_NAME = os.environ.get("HAVEN_SCHOOL_NAME", "")
     SCHOOL_TIMEZONE = os.environ.get("HAVEN_TIMEZONE", "Europe/London")
     INSTANCE_DIR = INSTANCE_DIR
 
@@ -84,6 +84,9 @@ class Config:
     MAIL_DEV_DIR = INSTANCE_DIR / "mail"
 
     UPLOAD_DIR = Path(os.environ.get("HAVEN_UPLOAD_DIR", INSTANCE_DIR / "uploads"))
+    # Uploaded files are encrypted at rest under a key derived from this. Set it in production
+    # and never change it: SECRET_KEY is only the fallback, and rotating that would strand files.
+    FILE_ENCRYPTION_KEY = os.environ.get("HAVEN_FILE_KEY", "")
 
     WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "localhost")
     WEBAUTHN_RP_NAME = os.environ.get("WEBAUTHN_RP_NAME", "Haven")

@@ -229,3 +229,161 @@ def run_jobs(app) -> Callable[[], int]:
             return pending
 
     return _run
+
+
+# --- Incidents: a small fictional school to record against (tests/test_incident*.py) --------
+
+
+@pytest.fixture
+def vocabulary(app) -> dict[str, int]:
+    """The default categories and agencies installed; {full name: id} for both."""
+    from server.incidents.models import Agency, Category
+    from server.incidents.vocabulary import install_default_vocabulary
+
+    with app.test_request_context():
+        install_default_vocabulary()
+        db.session.commit()
+        names = {c.full_name: c.id for c in db.session.scalars(sa.select(Category))}
+        names.update({a.name: a.id for a in db.session.scalars(sa.select(Agency))})
+        return names
+
+
+@pytest.fixture
+def make_class(app) -> Callable[..., int]:
+    """make_class("4B", "4", teachers=[user]) -> the new class's id."""
+    from server.auth.models import User
+    from server.pupils.models import SchoolClass
+
+    def _make(name: str, year_group: str = "4", teachers=()) -> int:
+        with app.test_request_context():
+            school_class = SchoolClass(name=name, year_group=year_group)
+            school_class.teachers = [db.session.get(User, t.id) for t in teachers]
+            db.session.add(school_class)
+            db.session.commit()
+            return school_class.id
+
+    return _make
+
+
+@pytest.fixture
+def make_pupil(app) -> Callable[..., int]:
+    """make_pupil("Ada", "Quill", class_id=..., on_roll=True) -> the new pupil's id."""
+    from datetime import date
+
+    from server.pupils.models import Pupil
+
+    counter = iter(range(1, 100_000))
+
+    def _make(
+        first: str = "Ada",
+        last: str = "Quill",
+        class_id: int | None = None,
+        on_roll: bool = True,
+        year_group: str = "4",
+        date_of_birth: date = date(2017, 3, 4),
+    ) -> int:
+        with app.test_request_context():
+            pupil = Pupil(
+                upn=f"T{next(counter):012d}",
+                legal_first_name=first,
+                legal_last_name=last,
+                date_of_birth=date_of_birth,
+                year_group=year_group,
+                class_id=class_id,
+                on_roll=on_roll,
+            )
+            db.session.add(pupil)
+            db.session.commit()
+            return pupil.id
+
+    return _make
+
+
+@pytest.fixture
+def record_incident(app, vocabulary) -> Callable[..., int]:
+    """record_incident(author, pupil_id, categories=["Behaviour"], **fields) -> its number.
+
+    Goes through the real domain function (alerts and audit included) and commits.
+    """
+    from server.auth.models import User
+    from server.incidents.submission import submit_incident
+
+    def _record(author, pupil_id: int, categories=("Behaviour",), files=(), **fields) -> int:
+        payload = {
+            "uuid": str(uuid.uuid4()),
+            "pupil_id": pupil_id,
+            "occurred_at": utcnow().replace(microsecond=0).isoformat(),
+            "location": "Playground",
+            "account": "Said: “I fell off the climbing frame.” Graze on the left knee.",
+            "parents_contacted": "yes",
+            "medical_attention": "not_needed",
+            "category_ids": [vocabulary[name] for name in categories],
+            **fields,
+        }
+        with app.test_request_context():
+            receipt = submit_incident(db.session.get(User, author.id), payload, list(files))
+            db.session.commit()
+            return receipt.number
+
+    return _record
+
+
+@pytest.fixture
+def school(make_user, make_class, make_pupil, vocabulary):
+    """Two classes with a teacher each and a pupil each, plus one of every other role.
+
+    school.ada is in 4B (teacher school.teacher); school.ben is in 5C (school.other_teacher).
+    """
+    from types import SimpleNamespace
+
+    people = SimpleNamespace(
+        staff=make_user(Role.STAFF, full_name="Tess Assistant"),
+        teacher=make_user(Role.CLASS_TEACHER, full_name="Carl Teacher"),
+        other_teacher=make_user(Role.CLASS_TEACHER, full_name="Orla Teacher"),
+        pastoral=make_user(Role.PASTORAL, full_name="Pat Pastoral"),
+        slt=make_user(Role.SLT, full_name="Sam Leader"),
+        dsl=make_user(Role.DSL, full_name="Dee Lead"),
+        admin=make_user(Role.ADMIN, full_name="Ada Office"),
+        vocabulary=vocabulary,
+    )
+    people.class_4b = make_class("4B", "4", teachers=[people.teacher])
+    people.class_5c = make_class("5C", "5", teachers=[people.other_teacher])
+    people.ada = make_pupil("Ada", "Quill", class_id=people.class_4b)
+    people.ben = make_pupil("Ben", "Marsh", class_id=people.class_5c, year_group="5")
+    return people
+
+
+# --- Passkeys (tests/test_passkeys.py, tests/test_access.py) -------------------------------
+
+
+@pytest.fixture
+def make_passkey(app) -> Callable:
+    """make_passkey(user, authenticator=None, name=...) -> the stored passkey's id.
+
+    Stores a credential held by a `tests.webauthn_authenticator.SoftwareAuthenticator` directly,
+    for tests about something other than the registration ceremony.
+    """
+    from server.passkeys.models import PasskeyCredential
+    from tests.webauthn_authenticator import AAGUID, SoftwareAuthenticator
+
+    def _make(user: User, authenticator=None, name: str = "Test iPad") -> int:
+        authenticator = authenticator or SoftwareAuthenticator()
+        stored = authenticator.new_credential(app.config["WEBAUTHN_RP_ID"])
+        with app.test_request_context():
+            passkey = PasskeyCredential(
+                user_id=user.id,
+                name=name,
+                credential_id=stored.credential_id,
+                public_key=stored.cose_public_key,
+                sign_count=0,
+                user_handle=stored.user_handle,
+                aaguid=str(uuid.UUID(bytes=AAGUID)),
+                transports="internal",
+                backed_up=False,
+                created_at=utcnow(),
+            )
+            db.session.add(passkey)
+            db.session.commit()
+            return passkey.id
+
+    return _make

@@ -1,10 +1,21 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectMultipleField, StringField, SubmitField
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    EmailField,
+    RadioField,
+    SearchField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from server.auth.roles import Role
+from server.pupils.operations import PUPIL_STATUSES
 
 
 class CheckboxListField(SelectMultipleField):
@@ -29,6 +40,62 @@ class UserForm(FlaskForm):
         "Roles",
         choices=[SelectChoice(role.value, role.label) for role in Role],
         validators=[DataRequired("Choose at least one role.")],
+        description="Class teachers are alerted for their class. Only the designated safeguarding "
+        "lead, senior leadership and pastoral see Safeguarding incidents. Administrators manage "
+        "people and settings but never read incidents.",
     )
     active = BooleanField("Account is active", default=True)
     submit = SubmitField("Save")
+
+
+class ClassTeachersForm(FlaskForm):
+    teachers = CheckboxListField(
+        "Class teachers",
+        coerce=int,
+        validate_choice=False,  # the roster function refuses anyone ineligible, with a reason
+        description="Class teachers are alerted for their class's pupils. Only active staff with "
+        "the Class teacher role are listed.",
+    )
+    submit = SubmitField("Save class teachers")
+
+
+class PupilSearchForm(FlaskForm):
+    class Meta:
+        csrf = False  # a search sent by GET changes nothing
+
+    q = SearchField("Name or UPN", validators=[Optional(), Length(max=100)])
+    class_id = SelectField("Class", coerce=int, default=0)
+    status = SelectField(
+        "Show",
+        choices=[SelectChoice(value, label) for value, label in PUPIL_STATUSES.items()],
+        default="on_roll",
+    )
+
+
+class RosterImportForm(FlaskForm):
+    kind = RadioField(
+        "What the file holds",
+        choices=[
+            SelectChoice("pupils", "Pupils, exported from the MIS"),
+            SelectChoice("staff", "Staff"),
+        ],
+        default="pupils",
+        validators=[InputRequired("Choose whether the file holds pupils or staff.")],
+    )
+    file = FileField(
+        "CSV file",
+        validators=[
+            FileRequired("Choose a CSV file to upload."),
+            FileAllowed(["csv", "txt"], "Upload a .csv file (in Excel: Save As › CSV UTF-8)."),
+        ],
+        description="Columns are described in docs/roster-import.md. Bad rows are refused "
+        "one by one, with the reason; good rows are imported.",
+    )
+    dry_run = BooleanField("Check only — do not save")
+    mark_leavers = BooleanField(
+        "Mark pupils not in this file as left",
+        default=True,
+        description="For a full export of the school roll. Untick when importing only part "
+        "of the school. Nobody is marked as left if any row is refused.",
+    )
+    submit = SubmitField("Import")

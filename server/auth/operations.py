@@ -197,7 +197,7 @@ def deliver_reset_email(user_email: str, link: str) -> None:
     minutes = int(current_app.config["PASSWORD_RESET_LIFETIME"].total_seconds() // 60)
     send_mail(
         user_email,
-        f"Reset your {current_app.config['SCHOOL_NAME']} password",
+        f"Reset your {current_app.config['SCHOOL_NAME'] or 'Haven'} password",
         "Someone (we hope you) asked to reset the password for this Haven account.\n\n"
         f"Open this link to choose a new password. It works once, for {minutes} minutes:\n\n"
         f"{link}\n\n"

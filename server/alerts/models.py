@@ -1,0 +1,108 @@
+"""Alert rows (one per recipient per incident or action), reads of incidents, and alert rules.
+
+`alerts` and `incident_reads` are append-only in the database (migration 0004_alerts). Reading
+is a fact appended to `incident_reads` (who, which incident, when) rather than a change to the
+alert: an alert counts as read once its recipient has read its incident at or after the moment
+the alert was made, so a later action's alert stays unread until the incident is read again.
+Delivery to devices (web push, escalation) is a later feature: it reads these rows and keeps
+its own state in its own tables.
+"""
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, select, text
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+
+from server.auth.models import User
+from server.clock import utcnow
+from server.database import UTCDateTime
+from server.extensions import db
+
+if TYPE_CHECKING:
+    from server.incidents.models import Action, Incident
+
+
+class IncidentRead(db.Model):
+    """Someone read an incident (SPEC §4 "mark as read"); one row per reading, never changed."""
+
+    __tablename__ = "incident_reads"
+    __table_args__ = (
+        Index("ix_incident_reads_incident_user", "incident_id", "user_id", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Alert(db.Model):
+    """One recipient told of one incident, or of one action on it, and why (`reason`)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # NULLs are distinct in a unique constraint, so each kind of alert gets its own
+        # partial unique index: one incident alert per person, one alert per person per action.
+        Index(
+            "uq_alerts_incident_user",
+            "incident_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("action_id IS NULL"),
+            postgresql_where=text("action_id IS NULL"),
+        ),
+        Index(
+            "uq_alerts_action_user",
+            "action_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("action_id IS NOT NULL"),
+            postgresql_where=text("action_id IS NOT NULL"),
+        ),
+        Index("ix_alerts_user_created", "user_id", "created_at"),
+        Index("ix_alerts_incident_user", "incident_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id"))
+    reason: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+    incident: Mapped["Incident"] = relationship()
+    action: Mapped["Action | None"] = relationship()
+
+    # When the recipient read the incident after this alert was made; None while unread.
+    read_at: Mapped[datetime | None] = column_property(
+        select(func.min(IncidentRead.read_at))
+        .where(
+            IncidentRead.user_id == user_id,
+            IncidentRead.incident_id == incident_id,
+            IncidentRead.read_at >= created_at,
+        )
+        .correlate_except(IncidentRead)
+        .scalar_subquery()
+    )
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+    def __repr__(self) -> str:
+        return f"<Alert {self.id} user {self.user_id} incident {self.incident_id}>"
+
+
+class AlertRule(db.Model):
+    """One row per (event, recipient) that is switched on; the meanings are in `rules.py`."""
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (UniqueConstraint("event", "recipient"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(24))
+    recipient: Mapped[str] = mapped_column(String(24))

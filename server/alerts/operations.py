@@ -1,0 +1,492 @@
+"""Making alerts, reading them, and the inbox: the functions views and the incidents feature call.
+
+Who is alerted is decided in `server.alerts.rules`; this module writes the rows, checks
+permission, audits and flushes. Views commit.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import g, has_request_context
+from sqlalchemy import Select, exists, func, select, union_all
+from sqlalchemy.orm import selectinload
+
+from server.alerts import rules
+from server.alerts.models import Alert, AlertRule, IncidentRead
+from server.alerts.rules import Reason, Recipient
+from server.audit.operations import record
+from server.auth.models import User
+from server.auth.roles import Permission
+from server.clock import utcnow
+from server.extensions import db
+from server.incidents.models import (
+    Action,
+    Category,
+    Incident,
+    IncidentEvent,
+    incident_categories,
+    incident_event_categories,
+)
+from server.pupils.models import Pupil
+
+INBOX_PAGE_SIZE = 50
+
+
+class AlertError(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class AlertRefused(AlertError):
+    """A chosen recipient may not be alerted; the whole submission is refused (422)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, 422)
+
+
+# --- Who will be alerted -------------------------------------------------------------------
+
+
+def _person(user: User | None, person_id, reason: str, label: str | None = None) -> dict:
+    return {
+        "id": person_id,
+        "name": user.full_name if user is not None else "",
+        "reason": reason,
+        "reason_label": label or reason,
+    }
+
+
+def _recipient_json(recipient: Recipient) -> dict:
+    return _person(
+        recipient.user, recipient.user.id, recipient.reason.value, recipient.reason.label
+    )
+
+
+@dataclass
+class Preview:
+    """Who an incident would alert, and which chosen individuals are refused (and why)."""
+
+    sensitive: bool
+    recipients: list[dict] = field(default_factory=list)
+    refused: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"sensitive": self.sensitive, "recipients": self.recipients, "refused": self.refused}
+
+
+def _as_id(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _chosen(author: User, extra_ids, sensitive: bool, already: set[int]):
+    """Split chosen individuals into (recipients, refusals as {id, name, reason})."""
+    accepted: list[Recipient] = []
+    refused: list[dict] = []
+    seen = set(already) | {author.id}
+    for raw in extra_ids or ():
+        person_id = _as_id(raw)
+        if person_id is not None and person_id in seen:
+            continue
+        user = db.session.get(User, person_id) if person_id is not None else None
+        why = rules.refusal(user, sensitive)
+        if why is not None:
+            refused.append(_person(user, raw if person_id is None else person_id, why))
+        else:
+            accepted.append(Recipient(user, Reason.CHOSEN))
+        if person_id is not None:
+            seen.add(person_id)
+    return accepted, refused
+
+
+def preview_recipients(author: User, pupil_ids, category_ids, extra_recipient_ids) -> Preview:
+    """What the Add Incident form shows before submitting (SPEC §2 "Alert staff").
+
+    `pupil_ids` are the pupil and any linked pupils, as `create_incident_alerts` reads them.
+    """
+    pupils = _by_ids(Pupil, pupil_ids)
+    sensitive = any(category.sensitive for category in _by_ids(Category, category_ids))
+    automatic = rules.incident_recipients(
+        author=author, pupils=pupils, sensitive=sensitive, rules=rules.current_rules()
+    )
+    chosen, refused = _chosen(
+        author, extra_recipient_ids, sensitive, {r.user.id for r in automatic}
+    )
+    return Preview(
+        sensitive=sensitive,
+        recipients=[_recipient_json(r) for r in automatic + chosen],
+        refused=refused,
+    )
+
+
+def _by_ids(model, ids) -> list:
+    wanted = {i for i in (_as_id(raw) for raw in ids or ()) if i is not None}
+    if not wanted:
+        return []
+    return list(db.session.scalars(select(model).where(model.id.in_(wanted))))
+
+
+# --- Making alerts ------------------------------------------------------------------------
+
+
+def _refusal_message(refused: list[dict]) -> str:
+    names = "; ".join(
+        f"{item['name'] or 'Account ' + str(item['id'])} {item['reason']}" for item in refused
+    )
+    return (
+        f"These people cannot be alerted to this incident: {names}. "
+        "Remove them from “Alert staff” and submit again."
+    )
+
+
+def create_incident_alerts(incident: Incident, extra_recipient_ids=()) -> list[Alert]:
+    """The alert rows for a new incident, in the incident's own transaction.
+
+    Raises `AlertRefused` (and writes nothing) when a chosen individual may not see it; a
+    chosen individual whose account has since been disabled is simply not alerted.
+    """
+    db.session.flush()
+    sensitive = incident.is_sensitive
+    automatic = rules.incident_recipients(
+        author=incident.author,
+        pupils=incident.all_pupils,
+        sensitive=sensitive,
+        rules=rules.current_rules(),
+    )
+    chosen, refused = _chosen(
+        incident.author, extra_recipient_ids, sensitive, {r.user.id for r in automatic}
+    )
+    refused = [item for item in refused if item["reason"] != rules.DISABLED_REFUSAL]
+    if refused:
+        raise AlertRefused(_refusal_message(refused))
+    return _write_alerts(automatic + chosen, incident_id=incident.id, action_id=None)
+
+
+def create_action_alerts(action: Action) -> list[Alert]:
+    """The alert rows for a new action: slt, pastoral, the incident's author, any assignee."""
+    db.session.flush()
+    incident = action.incident
+    recipients = rules.action_recipients(
+        action_author=action.author,
+        incident_author=incident.author,
+        assignee=action.assignee,
+        pupils=incident.all_pupils,
+        sensitive=incident.is_sensitive,
+        rules=rules.current_rules(),
+    )
+    return _write_alerts(recipients, incident_id=incident.id, action_id=action.id)
+
+
+def _write_alerts(recipients: Iterable[Recipient], *, incident_id: int, action_id) -> list[Alert]:
+    now = utcnow()
+    alerts = [
+        Alert(
+            user_id=r.user.id,
+            incident_id=incident_id,
+            action_id=action_id,
+            reason=r.reason.value,
+            created_at=now,
+        )
+        for r in recipients
+    ]
+    db.session.add_all(alerts)
+    db.session.flush()
+    return alerts
+
+
+# --- Reading ------------------------------------------------------------------------------
+
+
+def was_alerted(user: User, incident: Incident) -> bool:
+    """Whether `user` was ever alerted to `incident`; reading it does not take that away."""
+    return bool(
+        db.session.scalar(
+            select(exists().where(Alert.user_id == user.id, Alert.incident_id == incident.id))
+        )
+    )
+
+
+def last_read(user: User, incident: Incident) -> datetime | None:
+    return db.session.scalar(
+        select(func.max(IncidentRead.read_at)).where(
+            IncidentRead.user_id == user.id, IncidentRead.incident_id == incident.id
+        )
+    )
+
+
+def _has_unread(user: User, incident: Incident, since: datetime | None) -> bool:
+    query = select(Alert.id).where(Alert.user_id == user.id, Alert.incident_id == incident.id)
+    if since is not None:
+        query = query.where(Alert.created_at > since)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def read_state(user: User, incident: Incident) -> datetime | None:
+    """When `user` last read `incident`; None if never, or if alerted to something since."""
+    latest = last_read(user, incident)
+    if latest is None or _has_unread(user, incident, latest):
+        return None
+    return latest
+
+
+def _session_row():
+    return g.get("user_session") if has_request_context() else None
+
+
+def mark_read(user: User, incident: Incident, session_row=None) -> IncidentRead:
+    """Record that `user` has read `incident` now (audited); only for someone who may read it.
+
+    Reading again when nothing new has been alerted since adds nothing: the first reading stands.
+    """
+    # Imported here: the visibility policy itself asks `was_alerted` from this module.
+    from server.incidents.policy import can_view
+
+    if not can_view(user, incident, session_row or _session_row()):
+        raise AlertError("You may not see this incident.", 403)
+    previous = last_read(user, incident)
+    if previous is not None and not _has_unread(user, incident, previous):
+        return db.session.scalar(
+            select(IncidentRead)
+            .where(IncidentRead.user_id == user.id, IncidentRead.incident_id == incident.id)
+            .order_by(IncidentRead.read_at.desc())
+            .limit(1)
+        )
+    reading = IncidentRead(incident_id=incident.id, user_id=user.id, read_at=utcnow())
+    db.session.add(reading)
+    record(
+        "incident.marked_read",
+        object_type="incident",
+        object_id=incident.id,
+        actor=user,
+        details={"number": incident.number},
+    )
+    db.session.flush()
+    return reading
+
+
+def readers(incident: Incident) -> list[dict]:
+    """Who has read `incident`, each with when they first did, earliest first."""
+    first = func.min(IncidentRead.read_at).label("read_at")
+    rows = db.session.execute(
+        select(IncidentRead.user_id, first)
+        .where(IncidentRead.incident_id == incident.id)
+        .group_by(IncidentRead.user_id)
+        .order_by(first, IncidentRead.user_id)
+    ).all()
+    users = {u.id: u for u in _by_ids(User, [row.user_id for row in rows])}
+    return [{"user": users[row.user_id], "read_at": row.read_at} for row in rows]
+
+
+def not_yet_read(incident: Incident) -> list[dict]:
+    """Who was alerted to `incident` and has never read it, with when they were first alerted."""
+    has_read = exists().where(
+        IncidentRead.incident_id == Alert.incident_id, IncidentRead.user_id == Alert.user_id
+    )
+    first = func.min(Alert.created_at).label("alerted_at")
+    rows = db.session.execute(
+        select(Alert.user_id, first)
+        .where(Alert.incident_id == incident.id, ~has_read)
+        .group_by(Alert.user_id)
+    ).all()
+    users = {u.id: u for u in _by_ids(User, [row.user_id for row in rows])}
+    people = [{"user": users[row.user_id], "alerted_at": row.alerted_at} for row in rows]
+    return sorted(people, key=lambda item: (item["user"].full_name, item["user"].id))
+
+
+# --- The inbox ----------------------------------------------------------------------------
+
+
+def current_category_ids(incident_id):
+    """SQL: the incident's current categories, as `Incident.categories` reads them in Python
+    (the latest re-categorisation's categories, else those first recorded)."""
+    latest = (
+        select(func.max(IncidentEvent.id))
+        .where(IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "recategorised")
+        .correlate_except(IncidentEvent)
+        .scalar_subquery()
+    )
+    return union_all(
+        select(incident_event_categories.c.category_id)
+        .where(incident_event_categories.c.event_id == latest)
+        .correlate_except(incident_event_categories),
+        select(incident_categories.c.category_id)
+        .where(incident_categories.c.incident_id == incident_id, latest.is_(None))
+        .correlate_except(incident_categories),
+    )
+
+
+def _sensitive_incident(incident_id):
+    return exists().where(
+        Category.id.in_(current_category_ids(incident_id)), Category.sensitive.is_(True)
+    )
+
+
+def _in_family(incident_id, family_id: int):
+    return exists().where(
+        Category.id.in_(current_category_ids(incident_id)),
+        (Category.id == family_id) | (Category.parent_id == family_id),
+    )
+
+
+def _visible_alerts(user: User) -> Select:
+    """The user's alerts on incidents they may still see (a re-categorised incident that has
+    become sensitive drops out of the inbox of someone who may not see sensitive ones)."""
+    query = select(Alert).where(Alert.user_id == user.id)
+    if not user.can(Permission.SEE_SENSITIVE):
+        query = query.where(~_sensitive_incident(Alert.incident_id))
+    return query
+
+
+def unread_count(user: User) -> int:
+    unread = _visible_alerts(user).where(Alert.read_at.is_(None)).subquery()
+    return db.session.scalar(select(func.count()).select_from(unread)) or 0
+
+
+@dataclass
+class InboxPage:
+    alerts: list[Alert]
+    total: int
+    page: int
+    pages: int
+
+
+def inbox(user: User, *, unread_only: bool = False, family_id: int | None = None, page: int = 1):
+    """The user's alerts, unread first, then newest first."""
+    query = _visible_alerts(user)
+    if unread_only:
+        query = query.where(Alert.read_at.is_(None))
+    if family_id is not None:
+        query = query.where(_in_family(Alert.incident_id, family_id))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max(1, -(-total // INBOX_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    alerts = db.session.scalars(
+        query.options(
+            selectinload(Alert.incident).selectinload(Incident.events),
+            selectinload(Alert.incident).selectinload(Incident.original_categories),
+            selectinload(Alert.action),
+        )
+        .order_by(Alert.read_at.is_(None).desc(), Alert.created_at.desc(), Alert.id.desc())
+        .limit(INBOX_PAGE_SIZE)
+        .offset((page - 1) * INBOX_PAGE_SIZE)
+    ).all()
+    return InboxPage(alerts=list(alerts), total=total, page=page, pages=pages)
+
+
+def families_for(user: User) -> list[Category]:
+    """The category families the inbox can be filtered by."""
+    query = select(Category).where(Category.parent_id.is_(None)).order_by(Category.position)
+    if not user.can(Permission.SEE_SENSITIVE):
+        query = query.where(Category.sensitive.is_(False))
+    return list(db.session.scalars(query))
+
+
+def own_alert(user: User, alert_id: int) -> Alert:
+    """The user's own alert, or 404 for anyone else's (whose existence is not revealed)."""
+    alert = db.session.get(Alert, alert_id)
+    if alert is None or alert.user_id != user.id:
+        raise AlertError("There is no such alert.", 404)
+    return alert
+
+
+def incident_by_number(number: int) -> Incident:
+    incident = db.session.scalar(select(Incident).where(Incident.number == number))
+    if incident is None:
+        raise AlertError("There is no such incident.", 404)
+    return incident
+
+
+# --- What an alert may say (SPEC §4 content rule) -----------------------------------------
+
+
+def category_label(incident: Incident, *, family_only_if_sensitive: bool = False) -> str:
+    names = []
+    for category in incident.categories:
+        if category.sensitive and family_only_if_sensitive:
+            family = category.parent or category
+            name = family.name
+        else:
+            name = category.full_name
+        if name not in names:
+            names.append(name)
+    return ", ".join(names)
+
+
+def raised_by(alert: Alert) -> str:
+    """Who raised it: the author, or the person they recorded it for."""
+    record_ = alert.action if alert.action is not None else alert.incident
+    if record_.recorded_on_behalf_name:
+        return f"{record_.author.full_name} for {record_.recorded_on_behalf_name}"
+    return record_.author.full_name
+
+
+def alert_summary(alert: Alert) -> dict:
+    """The whole text of a notification: who raised it and the category, nothing else.
+
+    Never the child's name, nor any of the account or an action's text. A sensitive
+    category is named by its family only ("Safeguarding"), since it may show on a lock screen.
+    """
+    category = category_label(alert.incident, family_only_if_sensitive=True)
+    if alert.action is not None:
+        return {"title": f"New action: {category}", "body": f"Added by {raised_by(alert)}"}
+    return {"title": f"New concern: {category}", "body": f"Raised by {raised_by(alert)}"}
+
+
+# --- Editing the rules (admin) ------------------------------------------------------------
+
+DSL_REQUIRED = "The designated safeguarding lead must always be alerted to Safeguarding incidents."
+
+
+def set_rules(chosen: dict, *, by: User) -> bool:
+    """Replace the alert rules with `chosen` ({event: recipients}); audited. Returns whether
+    anything changed. Refused (422, nothing written) if a rule breaks one of `rules.py`'s."""
+    wanted = _clean_rules(chosen)
+    before = rules.current_rules()
+    if wanted == before:
+        return False
+    for row in db.session.scalars(select(AlertRule)):
+        if Reason(row.recipient) not in wanted[rules.Event(row.event)]:
+            db.session.delete(row)
+    for event, recipients in wanted.items():
+        for recipient in sorted(recipients - before[event]):
+            db.session.add(AlertRule(event=event.value, recipient=recipient.value))
+    record(
+        "alerts.rules_changed",
+        object_type="alert_rules",
+        actor=by,
+        details={
+            event.value: {"before": sorted(before[event]), "after": sorted(wanted[event])}
+            for event in rules.Event
+            if before[event] != wanted[event]
+        },
+    )
+    db.session.flush()
+    return True
+
+
+def _clean_rules(chosen: dict) -> rules.Rules:
+    wanted: dict = {}
+    problems: list[str] = []
+    for event in rules.Event:
+        wanted[event] = set()
+        for value in chosen.get(event, ()) or ():
+            try:
+                recipient = Reason(value)
+            except ValueError:
+                problems.append(f"“{value}” is not someone who can be alerted.")
+                continue
+            problem = rules.rule_refusal(event, recipient)
+            if problem:
+                problems.append(problem)
+            else:
+                wanted[event].add(recipient)
+    if Reason.DSL not in wanted[rules.Event.SENSITIVE_INCIDENT]:
+        problems.append(DSL_REQUIRED)
+    if problems:
+        raise AlertError(" ".join(dict.fromkeys(problems)), 422)
+    return {event: frozenset(recipients) for event, recipients in wanted.items()}

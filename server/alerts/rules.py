@@ -1,0 +1,245 @@
+"""Who is alerted to an incident or an action, and why (SPEC §1, §4). All the rules are here.
+
+- Every incident alerts the roles in the `incident` rule (default slt and pastoral) and, when
+  switched on, the class teacher(s) of the pupil AND of each linked pupil: a child involved in
+  an incident is in their teacher's care too, and what a teacher is told is never sensitive
+  (see the next rules). The preview before submitting shows the same people.
+- A sensitive (Safeguarding) incident alerts only the roles in the `sensitive_incident` rule
+  (default dsl, slt and pastoral), and a rule may only name roles that may see sensitive
+  categories: see `rule_refusal`.
+- A class teacher is never alerted to a safeguarding incident as a class teacher:
+  see `class_teacher_rule_applies` (and `rule_refusal`, which keeps it out of the sensitive rule).
+- Nobody is ever alerted to a sensitive incident unless they may see it, whatever the rules or
+  the author chose: see `may_be_alerted`.
+- Every action alerts the `action` rule's roles (default slt and pastoral), the incident's
+  author and any assignee, but never the action's own author.
+- The author of an incident is not alerted about it; disabled accounts are never alerted.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from server.alerts.models import AlertRule
+from server.auth.models import User, UserRole
+from server.auth.roles import ROLE_PERMISSIONS, Permission, Role
+from server.extensions import db
+from server.pupils.models import Pupil
+
+
+class Event(StrEnum):
+    INCIDENT = "incident"
+    SENSITIVE_INCIDENT = "sensitive_incident"
+    ACTION = "action"
+
+    @property
+    def label(self) -> str:
+        return EVENT_LABELS[self]
+
+
+EVENT_LABELS = {
+    Event.INCIDENT: "Every incident",
+    Event.SENSITIVE_INCIDENT: "Safeguarding (sensitive) incidents",
+    Event.ACTION: "Every action",
+}
+
+
+class Reason(StrEnum):
+    """Why someone was alerted. Role reasons carry the role's own value."""
+
+    DSL = Role.DSL.value
+    SLT = Role.SLT.value
+    PASTORAL = Role.PASTORAL.value
+    STAFF = Role.STAFF.value
+    CLASS_TEACHER = "class_teacher"  # the (linked) pupil's class teacher, not every one
+    CHOSEN = "chosen"
+    AUTHOR = "author"
+    ASSIGNEE = "assignee"
+
+    @property
+    def label(self) -> str:
+        return REASON_LABELS[self]
+
+
+REASON_LABELS = {
+    Reason.DSL: "Designated safeguarding lead",
+    Reason.SLT: "Senior leadership",
+    Reason.PASTORAL: "Pastoral",
+    Reason.STAFF: "All staff",
+    Reason.CLASS_TEACHER: "Class teacher of a pupil involved",
+    Reason.CHOSEN: "Chosen by the author",
+    Reason.AUTHOR: "Author of the incident",
+    Reason.ASSIGNEE: "Assigned the action",
+}
+
+# Roles a rule may name: everyone who reads incidents, except class teachers as a whole, who
+# are alerted for their own pupils through the class-teacher rule instead.
+RULE_ROLES = (Role.DSL, Role.SLT, Role.PASTORAL, Role.STAFF)
+# Who each event's rule may name, in the order they are shown and take precedence.
+RULE_RECIPIENTS: dict[Event, tuple[Reason, ...]] = {
+    Event.INCIDENT: (*(Reason(r.value) for r in RULE_ROLES), Reason.CLASS_TEACHER),
+    Event.SENSITIVE_INCIDENT: (*(Reason(r.value) for r in RULE_ROLES), Reason.CLASS_TEACHER),
+    Event.ACTION: (
+        Reason.ASSIGNEE,
+        Reason.AUTHOR,
+        *(Reason(r.value) for r in RULE_ROLES),
+        Reason.CLASS_TEACHER,
+    ),
+}
+
+DEFAULT_RULES: dict[Event, frozenset[Reason]] = {
+    Event.INCIDENT: frozenset({Reason.SLT, Reason.PASTORAL, Reason.CLASS_TEACHER}),
+    Event.SENSITIVE_INCIDENT: frozenset({Reason.DSL, Reason.SLT, Reason.PASTORAL}),
+    Event.ACTION: frozenset({Reason.SLT, Reason.PASTORAL, Reason.AUTHOR, Reason.ASSIGNEE}),
+}
+
+SENSITIVE_REFUSAL = "may not see Safeguarding incidents"
+NO_INCIDENTS_REFUSAL = "may not see incidents"
+DISABLED_REFUSAL = "their account is disabled"
+UNKNOWN_REFUSAL = "no such account"
+
+Rules = dict[Event, frozenset[Reason]]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user: User
+    reason: Reason
+
+
+def class_teacher_rule_applies(sensitive: bool) -> bool:
+    """A class teacher is never alerted to a safeguarding incident (SPEC §1, §4).
+
+    They may still record one; only dsl, slt and pastoral are told of it.
+    """
+    return not sensitive
+
+
+def reads_incidents(user: User) -> bool:
+    """Admin accounts manage the school but never read incident content (SPEC §1)."""
+    return user.can(Permission.RECORD_INCIDENTS)
+
+
+def refusal(user: User | None, sensitive: bool) -> str | None:
+    """Why this person may not be alerted to such an incident, or None if they may."""
+    if user is None:
+        return UNKNOWN_REFUSAL
+    if not user.active:
+        return DISABLED_REFUSAL
+    if not reads_incidents(user):
+        return NO_INCIDENTS_REFUSAL
+    if sensitive and not user.can(Permission.SEE_SENSITIVE):
+        return SENSITIVE_REFUSAL
+    return None
+
+
+def may_be_alerted(user: User, sensitive: bool) -> bool:
+    """The last word on every recipient: active, reads incidents, may see sensitive ones."""
+    return refusal(user, sensitive) is None
+
+
+def rule_refusal(event: Event, recipient: Reason) -> str | None:
+    """Why a rule may not name this recipient for this event (the admin's edit is refused)."""
+    if recipient not in RULE_RECIPIENTS[event]:
+        return f"“{recipient.label}” cannot be alerted for {event.label.lower()}."
+    if event is not Event.SENSITIVE_INCIDENT:
+        return None
+    if recipient is Reason.CLASS_TEACHER and not class_teacher_rule_applies(sensitive=True):
+        return "A class teacher is never alerted to a Safeguarding incident."
+    role = Role(recipient.value)
+    if Permission.SEE_SENSITIVE not in ROLE_PERMISSIONS[role]:
+        return f"{role.label} may not see Safeguarding incidents, so cannot be alerted to them."
+    return None
+
+
+def users_with_role(role: Role) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(UserRole)
+            .where(UserRole.role == role.value, User.active.is_(True))
+            .order_by(User.full_name, User.id)
+        )
+    )
+
+
+def class_teachers_of(pupils: Iterable[Pupil]) -> list[User]:
+    teachers: dict[int, User] = {}
+    for pupil in pupils:
+        for teacher in pupil.class_teachers:
+            teachers.setdefault(teacher.id, teacher)
+    return list(teachers.values())
+
+
+def _candidates(reason: Reason, *, pupils, incident_author=None, assignee=None) -> list[User]:
+    if reason is Reason.CLASS_TEACHER:
+        return class_teachers_of(pupils)
+    if reason is Reason.AUTHOR:
+        return [incident_author] if incident_author is not None else []
+    if reason is Reason.ASSIGNEE:
+        return [assignee] if assignee is not None else []
+    return users_with_role(Role(reason.value))
+
+
+def _collect(event, rules, sensitive, exclude, **people) -> list[Recipient]:
+    """Each person once, under the first reason in `RULE_RECIPIENTS` order that names them."""
+    chosen: dict[int, Recipient] = {}
+    for reason in RULE_RECIPIENTS[event]:
+        if reason not in rules[event]:
+            continue
+        if reason is Reason.CLASS_TEACHER and not class_teacher_rule_applies(sensitive):
+            continue
+        for user in _candidates(reason, **people):
+            if user.id in exclude or user.id in chosen or not may_be_alerted(user, sensitive):
+                continue
+            chosen[user.id] = Recipient(user, reason)
+    return list(chosen.values())
+
+
+def incident_recipients(
+    *, author: User, pupils: Iterable[Pupil], sensitive: bool, rules: Rules
+) -> list[Recipient]:
+    """The automatic recipients of a new incident about `pupils` (the pupil and linked pupils)."""
+    event = Event.SENSITIVE_INCIDENT if sensitive else Event.INCIDENT
+    return _collect(event, rules, sensitive, {author.id}, pupils=list(pupils))
+
+
+def action_recipients(
+    *,
+    action_author: User,
+    incident_author: User,
+    assignee: User | None,
+    pupils: Iterable[Pupil],
+    sensitive: bool,
+    rules: Rules,
+) -> list[Recipient]:
+    """The recipients of a new action on an incident about `pupils` (with linked pupils)."""
+    return _collect(
+        Event.ACTION,
+        rules,
+        sensitive,
+        {action_author.id},
+        pupils=list(pupils),
+        incident_author=incident_author,
+        assignee=assignee,
+    )
+
+
+def current_rules() -> Rules:
+    rules: dict[Event, set[Reason]] = {event: set() for event in Event}
+    for row in db.session.scalars(select(AlertRule)):
+        rules[Event(row.event)].add(Reason(row.recipient))
+    return {event: frozenset(recipients) for event, recipients in rules.items()}
+
+
+def install_default_rules() -> bool:
+    """Add the default rules if there are none (the migration seeds them too)."""
+    if db.session.scalar(select(AlertRule.id).limit(1)) is not None:
+        return False
+    for event, recipients in DEFAULT_RULES.items():
+        for recipient in sorted(recipients):
+            db.session.add(AlertRule(event=event.value, recipient=recipient.value))
+    db.session.flush()
+    return True

@@ -1,0 +1,431 @@
+"""Attached files (SPEC §2, §9): checked by content, location metadata removed from images,
+stored encrypted outside the web root under server-generated names.
+"""
+
+import hashlib
+import io
+import os
+import secrets
+import struct
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_FILES = 10
+ACCEPTED_FILE_TYPES = [
+    ".pdf", ".jpg", ".jpeg", ".png", ".heic", ".gif", ".webp",
+    ".docx", ".xlsx", ".pptx", ".doc", ".xls", ".txt",
+    "application/pdf", "image/jpeg", "image/png", "image/heic", "image/gif", "image/webp",
+    "text/plain",
+]  # fmt: skip
+
+# Content type -> the extensions a file of that type may carry when downloaded.
+EXTENSIONS = {
+    "application/pdf": (".pdf",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/png": (".png",),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "image/heic": (".heic", ".heif"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (".pptx",),
+    "application/msword": (".doc",),
+    "application/vnd.ms-excel": (".xls",),
+    "text/plain": (".txt",),
+}
+_OOXML_PARTS = {
+    "word/": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt/": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+_HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_STORED_MAGIC = b"HVF1"
+
+
+class FileRefused(ValueError):
+    def __init__(self, message: str, status: int = 422):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as received: its name as the user's device gave it, and its bytes."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    original_name: str
+    content_type: str
+    data: bytes  # what will be stored: images already cleaned of location metadata
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+# --- What a file is, by its content ------------------------------------------------------
+
+
+def sniff(data: bytes) -> str | None:
+    """The content type of an accepted kind of file, judged by its bytes; None otherwise."""
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIC_BRANDS:
+        return "image/heic"
+    if data.startswith(b"PK\x03\x04"):
+        return _sniff_ooxml(data)
+    if data.startswith(_OLE_MAGIC):
+        return _sniff_ole(data)
+    if _is_plain_text(data):
+        return "text/plain"
+    return None
+
+
+def _sniff_ooxml(data: bytes) -> str | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, ValueError):
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    for prefix, content_type in _OOXML_PARTS.items():
+        if any(name.startswith(prefix) for name in names):
+            return content_type
+    return None
+
+
+def _sniff_ole(data: bytes) -> str | None:
+    """Word 97–2003 and Excel 97–2003 files; other compound files (installers) are refused."""
+    if "WordDocument".encode("utf-16-le") in data:
+        return "application/msword"
+    if "Workbook".encode("utf-16-le") in data or "Book\x00".encode("utf-16-le") in data:
+        return "application/vnd.ms-excel"
+    return None
+
+
+def _is_plain_text(data: bytes) -> bool:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text)
+
+
+def check_upload(upload: Upload) -> CheckedFile:
+    """Refuse what is too large or not an accepted kind; clean images of location metadata."""
+    name = _clean_name(upload.filename)
+    if len(upload.data) > MAX_FILE_BYTES:
+        raise FileRefused(f"“{name}” is larger than 20 MB.", status=413)
+    if not upload.data:
+        raise FileRefused(f"“{name}” is empty.")
+    content_type = sniff(upload.data)
+    if content_type is None:
+        raise FileRefused(
+            f"“{name}” is not a PDF, image, Office document or plain text file, "
+            "so it cannot be attached."
+        )
+    data = strip_location(content_type, upload.data)
+    return CheckedFile(original_name=name, content_type=content_type, data=data)
+
+
+def _clean_name(filename: str | None) -> str:
+    name = os.path.basename((filename or "").replace("\\", "/")).strip()
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '"<>:|?*')
+    return name[:200] or "file"
+
+
+def download_name(original_name: str, content_type: str) -> str:
+    """The name to download under, with an extension that matches what the file really is."""
+    extensions = EXTENSIONS[content_type]
+    if original_name.lower().endswith(extensions):
+        return original_name
+    return original_name + extensions[0]
+
+
+# --- Removing location metadata ----------------------------------------------------------
+
+
+def strip_location(content_type: str, data: bytes) -> bytes:
+    if content_type == "image/jpeg":
+        return strip_jpeg_metadata(data)
+    if content_type == "image/png":
+        return strip_png_metadata(data)
+    if content_type == "image/webp":
+        return strip_webp_metadata(data)
+    if content_type == "image/heic":
+        return strip_heic_metadata(data)
+    return data
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes:
+    """Drop EXIF, XMP and IPTC segments (where GPS lives), keeping only the orientation."""
+    out = [data[:2]]
+    orientation = None
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            break
+        marker = data[position + 1]
+        if marker == 0xD9 or marker == 0xDA:  # end of image, or start of scan: the rest is data
+            break
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            out.append(data[position : position + 2])
+            position += 2
+            continue
+        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
+        segment = data[position : position + 2 + length]
+        if marker == 0xE1 and segment[4:10] == b"Exif\x00\x00":
+            orientation = orientation or _exif_orientation(segment[10:])
+        if marker not in (0xE1, 0xED):  # APP1 (EXIF, XMP) and APP13 (IPTC)
+            out.append(segment)
+        position += 2 + length
+    if orientation and orientation != 1:
+        after_jfif = 2 if len(out) > 1 and out[1][:2] == b"\xff\xe0" else 1
+        out.insert(after_jfif, _orientation_segment(orientation))
+    out.append(data[position:])
+    return b"".join(out)
+
+
+def _exif_orientation(tiff: bytes) -> int | None:
+    try:
+        order = {b"II": "<", b"MM": ">"}[tiff[:2]]
+        (offset,) = struct.unpack(order + "I", tiff[4:8])
+        (count,) = struct.unpack(order + "H", tiff[offset : offset + 2])
+        for index in range(count):
+            entry = tiff[offset + 2 + 12 * index : offset + 14 + 12 * index]
+            tag, kind = struct.unpack(order + "HH", entry[:4])
+            if tag == 0x0112 and kind == 3:
+                (value,) = struct.unpack(order + "H", entry[8:10])
+                return value if 1 <= value <= 8 else None
+    except (KeyError, struct.error):
+        return None
+    return None
+
+
+def _orientation_segment(orientation: int) -> bytes:
+    """A minimal EXIF segment holding the orientation alone, so photos still display upright."""
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8)
+    tiff += struct.pack(">H", 1) + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)
+    tiff += struct.pack(">I", 0)
+    body = b"Exif\x00\x00" + tiff
+    return b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
+
+
+_PNG_METADATA_CHUNKS = {b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"}
+
+
+def strip_png_metadata(data: bytes) -> bytes:
+    out = [data[:8]]
+    position = 8
+    while position + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length
+        if kind not in _PNG_METADATA_CHUNKS:
+            out.append(data[position:end])
+        position = end
+        if kind == b"IEND":
+            break
+    return b"".join(out)
+
+
+def strip_webp_metadata(data: bytes) -> bytes:
+    chunks = []
+    position = 12
+    while position + 8 <= len(data):
+        kind = data[position : position + 4]
+        (length,) = struct.unpack("<I", data[position + 4 : position + 8])
+        end = position + 8 + length + (length & 1)
+        chunk = data[position:end]
+        if kind == b"VP8X":
+            # Clear the "has EXIF" and "has XMP" flags to match the dropped chunks.
+            chunk = chunk[:8] + bytes([chunk[8] & ~0x0C & 0xFF]) + chunk[9:]
+        if kind not in (b"EXIF", b"XMP "):
+            chunks.append(chunk)
+        position = end
+    body = b"WEBP" + b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def strip_heic_metadata(data: bytes) -> bytes:
+    """Blank the Exif and XMP items of a HEIF image where they lie, so every offset stays valid.
+
+    An image whose metadata cannot be found for certain is refused rather than kept with it.
+    """
+    try:
+        return _blank_heic_items(data)
+    except (IndexError, ValueError, struct.error):
+        raise FileRefused(
+            "This HEIC photo could not be checked for location data. "
+            "Attach it as a JPEG instead (on an iPad: share it, then “Save as JPEG”)."
+        ) from None
+
+
+def _boxes(data: bytes, start: int, end: int):
+    """(type, payload start, end) of each ISO-BMFF box between `start` and `end`."""
+    position = start
+    while position + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[position : position + 8])
+        header = 8
+        if size == 1:
+            (size,) = struct.unpack(">Q", data[position + 8 : position + 16])
+            header = 16
+        elif size == 0:
+            size = end - position
+        if size < header or position + size > end:
+            raise ValueError("box outside its parent")
+        yield kind, position + header, position + size
+        position += size
+
+
+def _child(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
+    for found, payload, box_end in _boxes(data, start, end):
+        if found == kind:
+            return payload, box_end
+    return None
+
+
+def _uint(data: bytes, position: int, size: int) -> tuple[int, int]:
+    return int.from_bytes(data[position : position + size], "big"), position + size
+
+
+def _blank_heic_items(data: bytes) -> bytes:
+    meta = _child(data, 0, len(data), b"meta")
+    if meta is None:
+        return data
+    children = (meta[0] + 4, meta[1])  # meta is a full box: skip version and flags
+    iinf, iloc = _child(data, *children, b"iinf"), _child(data, *children, b"iloc")
+    if iinf is None or iloc is None:
+        return data
+    wanted = _metadata_item_ids(data, *iinf)
+    if not wanted:
+        return data
+    idat = _child(data, *children, b"idat")
+    cleaned = bytearray(data)
+    for offset, length in _item_extents(data, *iloc, wanted, idat):
+        if offset + length > len(data):
+            raise ValueError("extent outside the file")
+        cleaned[offset : offset + length] = bytes(length)
+    return bytes(cleaned)
+
+
+def _metadata_item_ids(data: bytes, start: int, end: int) -> set[int]:
+    version = data[start]
+    position = start + 4 + (2 if version == 0 else 4)
+    ids = set()
+    for kind, payload, box_end in _boxes(data, position, end):
+        if kind != b"infe":
+            continue
+        infe_version = data[payload]
+        if infe_version < 2:
+            continue  # old-style entries carry no item type, so no Exif or XMP item
+        item_id, cursor = _uint(data, payload + 4, 2 if infe_version == 2 else 4)
+        item_type = data[cursor + 2 : cursor + 6]
+        content_type = data[cursor + 6 : box_end].split(b"\x00")[1:2]
+        if item_type == b"Exif" or (
+            item_type == b"mime" and content_type == [b"application/rdf+xml"]
+        ):
+            ids.add(item_id)
+    return ids
+
+
+def _item_extents(data, start, end, wanted, idat) -> list[tuple[int, int]]:
+    version = data[start]
+    position = start + 4
+    offset_size, length_size = data[position] >> 4, data[position] & 0x0F
+    base_size = data[position + 1] >> 4
+    index_size = data[position + 1] & 0x0F if version in (1, 2) else 0
+    count, position = _uint(data, position + 2, 2 if version < 2 else 4)
+    extents = []
+    for _ in range(count):
+        item_id, position = _uint(data, position, 2 if version < 2 else 4)
+        method = 0
+        if version in (1, 2):
+            method, position = _uint(data, position, 2)
+            method &= 0x0F
+        position += 2  # data reference index
+        base, position = _uint(data, position, base_size)
+        extent_count, position = _uint(data, position, 2)
+        for _ in range(extent_count):
+            position += index_size
+            offset, position = _uint(data, position, offset_size)
+            length, position = _uint(data, position, length_size)
+            if item_id not in wanted:
+                continue
+            if method == 1 and idat is not None:
+                origin = idat[0]
+            elif method == 0:
+                origin = 0
+            else:
+                raise ValueError("metadata stored in a way that cannot be blanked")
+            absolute = origin + base + offset
+            extents.append((absolute, length or len(data) - absolute))
+    if position > end:
+        raise ValueError("item locations run past their box")
+    return extents
+
+
+# --- Encrypted storage --------------------------------------------------------------------
+
+
+def _file_key() -> bytes:
+    """The key files are encrypted with. Set HAVEN_FILE_KEY in production and keep it: files
+    stored under one key cannot be read under another (SECRET_KEY is only the fallback)."""
+    secret = current_app.config["FILE_ENCRYPTION_KEY"] or current_app.config["SECRET_KEY"]
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"haven-incident-files", info=b"aes-gcm v1"
+    ).derive(secret.encode())
+
+
+def _upload_dir() -> Path:
+    directory = Path(current_app.config["UPLOAD_DIR"])
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return directory
+
+
+def store(data: bytes) -> str:
+    """Encrypt and write `data`; returns the server-generated name it is stored under."""
+    stored_name = secrets.token_hex(16)
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(_file_key()).encrypt(nonce, data, stored_name.encode())
+    path = _upload_dir() / stored_name
+    with open(path, "xb") as handle:
+        handle.write(_STORED_MAGIC + nonce + sealed)
+    path.chmod(0o600)
+    return stored_name
+
+
+def load(stored_name: str) -> bytes:
+    raw = (_upload_dir() / stored_name).read_bytes()
+    if not raw.startswith(_STORED_MAGIC):
+        raise ValueError("not a stored Haven file")
+    nonce, sealed = raw[4:16], raw[16:]
+    return AESGCM(_file_key()).decrypt(nonce, sealed, stored_name.encode())
+
+
+def discard(stored_names: list[str]) -> None:
+    """Remove files written for a submission that was then not saved."""
+    for stored_name in stored_names:
+        (_upload_dir() / stored_name).unlink(missing_ok=True)

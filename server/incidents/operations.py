@@ -1,0 +1,228 @@
+"""After submission (SPEC §3): reading an incident, its files, and appending actions, status
+events and dsl corrections. Each function checks permission, writes, audits and flushes.
+"""
+
+from datetime import date
+
+from flask import abort, g
+from sqlalchemy import select
+
+from server.alerts.operations import create_action_alerts
+from server.audit.operations import record
+from server.auth.models import User
+from server.clock import school_today, utcnow
+from server.extensions import db
+from server.incidents import files as file_store
+from server.incidents import policy
+from server.incidents.errors import IncidentRefused
+from server.incidents.models import (
+    CORRECTION_KINDS,
+    STATUS_KINDS,
+    Action,
+    Category,
+    Incident,
+    IncidentEvent,
+    IncidentFile,
+)
+
+MAX_NOTE_CHARS = 20_000
+
+
+def incident_by_number(number: int) -> Incident:
+    incident = db.session.scalar(select(Incident).where(Incident.number == number))
+    if incident is None:
+        abort(404)
+    return incident
+
+
+def open_incident(user: User, number: int) -> tuple[Incident, str]:
+    """The incident, if `user` may read it (else 403), with the view audited."""
+    incident = incident_by_number(number)
+    reason = policy.require_view(user, incident)
+    record(
+        "incident.viewed",
+        object_type="incident",
+        object_id=incident.id,
+        actor=user,
+        details={"number": incident.number, "access": reason},
+    )
+    db.session.flush()
+    return incident, reason
+
+
+def open_file(user: User, number: int, file_id: int) -> tuple[IncidentFile, bytes]:
+    """An attached file's content, through the same permission check, audited."""
+    incident = incident_by_number(number)
+    attached = db.session.get(IncidentFile, file_id)
+    if attached is None or attached.incident_id != incident.id:
+        abort(404)
+    policy.require_view(user, incident)
+    record(
+        "incident.file_downloaded",
+        object_type="incident",
+        object_id=incident.id,
+        actor=user,
+        details={"number": incident.number, "file_id": attached.id},
+    )
+    db.session.flush()
+    return attached, file_store.load(attached.stored_name)
+
+
+def add_action(
+    author: User,
+    incident: Incident,
+    text: str,
+    assignee_id: int | None = None,
+    due_on: date | None = None,
+    on_behalf_name: str | None = None,
+    on_behalf_role: str | None = None,
+) -> Action:
+    if not policy.can_add_action(author, incident, g.get("user_session")):
+        raise IncidentRefused("You cannot add actions to this incident.", status=403)
+    errors: dict[str, str] = {}
+    text = (text or "").strip()
+    if not text:
+        errors["text"] = "Write what was done or needs doing."
+    elif len(text) > MAX_NOTE_CHARS:
+        errors["text"] = "The action must be 20,000 characters or fewer."
+    assignee = db.session.get(User, assignee_id) if assignee_id is not None else None
+    if assignee_id is not None and (
+        assignee is None or not policy.may_see_incident_if_alerted(assignee, incident)
+    ):
+        errors["assignee_id"] = "Assign it to someone who may see this incident."
+    if due_on is not None and due_on < school_today():
+        errors["due_on"] = "The due date cannot be in the past."
+    name, role = (on_behalf_name or "").strip(), (on_behalf_role or "").strip()
+    if bool(name) != bool(role):
+        errors["on_behalf"] = "Give both the name and the role of the person you are recording for."
+    if errors:
+        raise IncidentRefused.from_fields(errors)
+    action = Action(
+        incident=incident,
+        author=author,
+        text=text,
+        assignee=assignee,
+        due_on=due_on,
+        recorded_on_behalf_name=name or None,
+        recorded_on_behalf_role=role or None,
+        created_at=utcnow(),
+    )
+    db.session.add(action)
+    db.session.flush()
+    create_action_alerts(action)
+    record(
+        "action.created",
+        object_type="incident",
+        object_id=incident.id,
+        actor=author,
+        details={"number": incident.number, "action_id": action.id},
+    )
+    db.session.flush()
+    return action
+
+
+_STATUS_ALLOWED_FROM = {
+    "closed": {"open"},
+    "no_further_action": {"open"},
+    "reopened": {"closed", "no_further_action"},
+}
+_STATUS_REFUSALS = {
+    "closed": "This incident is not open, so it cannot be closed.",
+    "no_further_action": "This incident is not open.",
+    "reopened": "This incident is already open.",
+}
+
+
+def change_status(user: User, incident: Incident, kind: str, note: str) -> IncidentEvent:
+    if not policy.can_change_status(user, incident, g.get("user_session")):
+        raise IncidentRefused("You cannot change the status of this incident.", status=403)
+    if kind not in STATUS_KINDS:
+        raise IncidentRefused("Choose a status.", {"kind": "Choose a status."})
+    note = (note or "").strip()
+    if not note:
+        raise IncidentRefused("Write a note saying why.", {"note": "Write a note saying why."})
+    if len(note) > MAX_NOTE_CHARS:
+        raise IncidentRefused("The note is too long.", {"note": "The note is too long."})
+    if incident.status not in _STATUS_ALLOWED_FROM[kind]:
+        raise IncidentRefused(_STATUS_REFUSALS[kind], {"kind": _STATUS_REFUSALS[kind]})
+    return _append_event(user, incident, kind, note, "incident.status_changed")
+
+
+def correct_incident(
+    dsl: User,
+    incident: Incident,
+    kind: str,
+    reason: str,
+    category_ids: list[int] | None = None,
+) -> IncidentEvent:
+    """Mark entered in error, or re-categorise: appended, the original kept (SPEC §3)."""
+    session_row = g.get("user_session")
+    if not policy.can_correct(dsl, incident, session_row):
+        if policy.can_view(dsl, incident, session_row) and policy.can_see_corrections(dsl):
+            raise IncidentRefused(
+                "Confirm it is you with your passkey first, then make the correction.",
+                status=403,
+            )
+        message = "Only a designated safeguarding lead can correct a record."
+        raise IncidentRefused(message, status=403)
+    if kind not in CORRECTION_KINDS:
+        raise IncidentRefused("Choose a correction.", {"kind": "Choose a correction."})
+    reason = (reason or "").strip()
+    if not reason:
+        raise IncidentRefused("Give the reason.", {"reason": "Give the reason for the correction."})
+    if len(reason) > MAX_NOTE_CHARS:
+        raise IncidentRefused("The reason is too long.", {"reason": "The reason is too long."})
+    categories: list[Category] = []
+    if kind == "entered_in_error" and incident.entered_in_error:
+        message = "This incident is already marked as entered in error."
+        raise IncidentRefused(message, {"kind": message})
+    if kind == "recategorised":
+        categories = _new_categories(incident, category_ids or [])
+    event = _append_event(dsl, incident, kind, reason, "incident.corrected", categories)
+    return event
+
+
+def _new_categories(incident: Incident, category_ids: list[int]) -> list[Category]:
+    ids = list(dict.fromkeys(category_ids))
+    categories = [db.session.get(Category, i) for i in ids]
+    if not ids or any(c is None or not c.active for c in categories):
+        message = "Choose at least one category from the list."
+        raise IncidentRefused(message, {"category_ids": message})
+    if {c.id for c in categories} == {c.id for c in incident.categories}:
+        message = "Those are already its categories."
+        raise IncidentRefused(message, {"category_ids": message})
+    return categories
+
+
+def _append_event(
+    user: User,
+    incident: Incident,
+    kind: str,
+    note: str,
+    audit_action: str,
+    categories: list[Category] = (),
+) -> IncidentEvent:
+    event = IncidentEvent(
+        incident=incident,
+        kind=kind,
+        note=note,
+        author=user,
+        categories=list(categories),
+        created_at=utcnow(),
+    )
+    db.session.add(event)
+    db.session.flush()
+    record(
+        audit_action,
+        object_type="incident",
+        object_id=incident.id,
+        actor=user,
+        details={
+            "number": incident.number,
+            "event_id": event.id,
+            "kind": kind,
+            "category_ids": [c.id for c in categories],
+        },
+    )
+    db.session.flush()
+    return event

@@ -1,0 +1,186 @@
+"""Reading what the incident pages and the API are sent, and building what the page shows."""
+
+import json
+from datetime import date
+from typing import Any
+
+from flask import request
+from sqlalchemy import select
+
+from server.alerts.operations import not_yet_read, readers
+from server.auth.models import User, UserSession
+from server.extensions import db
+from server.incidents import policy
+from server.incidents.errors import IncidentRefused
+from server.incidents.files import MAX_FILE_BYTES, Upload
+from server.incidents.forms import StatusForm, action_form, correction_form
+from server.incidents.models import STATUS_KINDS, Category, Incident
+from server.pupils.models import year_label
+
+
+def _optional_int(name: str) -> int | None:
+    value = (request.form.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise IncidentRefused("Choose from the list.", {name: "Choose from the list."})
+    return int(value)
+
+
+def _optional_date(name: str) -> date | None:
+    value = (request.form.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise IncidentRefused("Enter a real date.", {name: "Enter a real date."}) from None
+
+
+def action_fields(incident: Incident) -> dict[str, Any]:
+    return {
+        "text": request.form.get("text", ""),
+        "assignee_id": _optional_int("assignee_id"),
+        "due_on": _optional_date("due_on"),
+        "on_behalf_name": request.form.get("on_behalf_name", ""),
+        "on_behalf_role": request.form.get("on_behalf_role", ""),
+    }
+
+
+def status_fields() -> tuple[str, str]:
+    return request.form.get("kind", ""), request.form.get("note", "")
+
+
+def correction_fields() -> dict[str, Any]:
+    ids = request.form.getlist("category_ids")
+    if not all(value.isdigit() for value in ids):
+        raise IncidentRefused("Choose categories from the list.", {"category_ids": "Choose again."})
+    return {
+        "kind": request.form.get("kind", ""),
+        "reason": request.form.get("reason", ""),
+        "category_ids": [int(value) for value in ids],
+    }
+
+
+def submission_from_request() -> tuple[dict, list[Upload]]:
+    """The incident (JSON, alone or as the `incident` part of a multipart body) and its files."""
+    if request.mimetype == "multipart/form-data":
+        try:
+            payload = json.loads(request.form.get("incident") or "null")
+        except ValueError:
+            payload = None
+        uploads = [
+            # Reading one byte past the limit is enough to refuse a file as too large.
+            Upload(part.filename or "", part.stream.read(MAX_FILE_BYTES + 1))
+            for part in request.files.getlist("files")
+        ]
+        # A file input left empty still sends a part, with no name and no content.
+        uploads = [upload for upload in uploads if upload.filename or upload.data]
+    else:
+        payload, uploads = request.get_json(silent=True), []
+    if not isinstance(payload, dict):
+        raise IncidentRefused(
+            "The incident could not be read.", {"incident": "Send the incident as JSON."}
+        )
+    return payload, uploads
+
+
+def preview_ids(body: Any) -> tuple[list[int], list[int], list[int]]:
+    """(pupil ids, category ids, extra recipient ids) from the alert-preview request."""
+    if not isinstance(body, dict):
+        raise IncidentRefused("The request could not be read.", {"body": "Send JSON."})
+
+    def ids(value: Any, name: str) -> list[int]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in value
+        ):
+            raise IncidentRefused("The request could not be read.", {name: "A list of ids."})
+        return list(dict.fromkeys(value))
+
+    pupil_ids = ids([body["pupil_id"]] if body.get("pupil_id") is not None else [], "pupil_id")
+    linked = ids(body.get("linked_pupil_ids"), "linked_pupil_ids")
+    pupil_ids += [i for i in linked if i not in pupil_ids]
+    return (
+        pupil_ids,
+        ids(body.get("category_ids"), "category_ids"),
+        ids(body.get("extra_recipient_ids"), "extra_recipient_ids"),
+    )
+
+
+def assignable_staff(incident: Incident) -> list[User]:
+    users = db.session.scalars(
+        select(User).where(User.active.is_(True)).order_by(User.full_name, User.id)
+    )
+    return [user for user in users if policy.may_see_incident_if_alerted(user, incident)]
+
+
+def incident_page(
+    user: User,
+    incident: Incident,
+    session_row: UserSession | None,
+    refused: tuple[str, IncidentRefused] | None = None,
+) -> dict:
+    """What the incident page shows. `refused` = (which form, the refusal) re-shows that form
+    as it was sent, with the messages beside its fields."""
+    sees_corrections = policy.can_see_corrections(user)
+    may_correct = sees_corrections and policy.can_view(user, incident, session_row)
+    sees_readers = policy.can_see_readers(user, incident)
+    categories = db.session.scalars(
+        select(Category).where(Category.active.is_(True)).order_by(Category.id)
+    ).all()
+    return {
+        "incident": incident,
+        "marks_by_side": {
+            side: [m for m in incident.body_marks if m.side == side] for side in ("front", "back")
+        },
+        "history": [
+            event for event in incident.events if sees_corrections or event.kind in STATUS_KINDS
+        ],
+        "sees_corrections": sees_corrections,
+        "recategorised": any(e.kind == "recategorised" for e in incident.events),
+        "pupil_year": year_label(incident.pupil.year_group),
+        "readers": readers(incident) if sees_readers else None,
+        "not_read": not_yet_read(incident) if sees_readers else [],
+        "can_add_action": policy.can_add_action(user, incident, session_row),
+        "can_change_status": policy.can_change_status(user, incident, session_row),
+        "may_correct": may_correct,
+        "correction_ready": policy.can_correct(user, incident, session_row),
+        **_forms(incident, categories, refused),
+    }
+
+
+# Which form each page action posts, and where a domain function's field names show.
+FORM_OF_ENDPOINT = {
+    "incidents.add_action": "action_form",
+    "incidents.change_status": "status_form",
+    "incidents.correct": "correction_form",
+}
+_FIELD_OF = {"on_behalf": "on_behalf_name"}
+
+
+def _forms(incident: Incident, categories, refused) -> dict:
+    which, refusal = refused or (None, None)
+
+    def formdata(name: str):
+        return request.form if name == which else None
+
+    forms = {
+        "action_form": action_form(assignable_staff(incident), formdata("action_form")),
+        "status_form": StatusForm(formdata=formdata("status_form")),
+        "correction_form": correction_form(
+            sorted(categories, key=lambda c: c.full_name), incident, formdata("correction_form")
+        ),
+    }
+    if refusal is not None:
+        form = forms[which]
+        placed = False
+        for name, message in refusal.fields.items():
+            field = form._fields.get(_FIELD_OF.get(name, name))
+            if field is not None:
+                field.errors = [message]
+                placed = True
+        if not placed:
+            form.form_errors.append(refusal.message)
+    return forms

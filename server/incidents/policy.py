@@ -1,0 +1,124 @@
+"""Who may see and act on which incident (SPEC §1): the one place these rules live.
+
+- The office (admin without any other role) never reads incident content.
+- The author always may.
+- A sensitive (Safeguarding) incident: otherwise only dsl, slt and pastoral (SEE_SENSITIVE).
+- Anyone alerted to it may, for good: reading an alert does not take access away.
+- With review unlocked by a passkey step-up: REVIEW_ALL holders may read any incident,
+  REVIEW_OWN_CLASS holders (class teachers) those about pupils in their own class.
+- Actions: whoever may read it. Status: REVIEW_ALL holders who may read it. Corrections: dsl
+  who may read it, with a passkey assertion in the last 5 minutes.
+
+Every page, endpoint and file download goes through `require_view`, which asks `can_view`;
+nothing else decides who reads an incident.
+"""
+
+from flask import abort, g
+
+from server.alerts.operations import was_alerted
+from server.auth.models import User, UserSession
+from server.auth.roles import Permission, Role
+from server.auth.step_up import has_fresh_assertion, note_review_activity, review_unlocked
+from server.incidents.models import Incident
+
+# Holding none of these (the office's admin role) means never reading incident content.
+READS_INCIDENTS = (
+    Permission.RECORD_INCIDENTS,
+    Permission.REVIEW_ALL,
+    Permission.REVIEW_OWN_CLASS,
+    Permission.SEE_SENSITIVE,
+)
+
+
+def reads_incidents(user: User) -> bool:
+    return any(user.can(permission) for permission in READS_INCIDENTS)
+
+
+def access_reason(user: User, incident: Incident, session_row: UserSession | None) -> str | None:
+    """Why `user` may read `incident` — "author", "alerted" or "review" — or None."""
+    if user is None or not user.is_authenticated:
+        return None
+    if not reads_incidents(user):
+        return None
+    if incident.author_id == user.id:
+        return "author"
+    if incident.is_sensitive and not user.can(Permission.SEE_SENSITIVE):
+        return None
+    # Being alerted gives lasting access: reading the alert does not take it away (SPEC §4).
+    if was_alerted(user, incident):
+        return "alerted"
+    if review_unlocked(session_row) and _reviews(user, incident):
+        return "review"
+    return None
+
+
+def _reviews(user: User, incident: Incident) -> bool:
+    if user.can(Permission.REVIEW_ALL):
+        return True
+    return user.can(Permission.REVIEW_OWN_CLASS) and user in incident.pupil.class_teachers
+
+
+class StepUpNeeded(Exception):
+    """Review would let this user read the incident, once they confirm it is them (SPEC §6)."""
+
+
+def _review_would_allow(user: User, incident: Incident) -> bool:
+    if not reads_incidents(user):
+        return False
+    if incident.is_sensitive and not user.can(Permission.SEE_SENSITIVE):
+        return False
+    return _reviews(user, incident)
+
+
+def can_view(user: User, incident: Incident, session_row: UserSession | None) -> bool:
+    return access_reason(user, incident, session_row) is not None
+
+
+def can_add_action(user: User, incident: Incident, session_row: UserSession | None) -> bool:
+    return can_view(user, incident, session_row)
+
+
+def can_change_status(user: User, incident: Incident, session_row: UserSession | None) -> bool:
+    """Closing, reopening and "no further action" are for those who manage cases."""
+    return user.can(Permission.REVIEW_ALL) and can_view(user, incident, session_row)
+
+
+def can_correct(user: User, incident: Incident, session_row: UserSession | None) -> bool:
+    """Corrections are dsl only, with a passkey assertion in the last five minutes (SPEC §6)."""
+    return (
+        user.can(Permission.CORRECT_RECORDS)
+        and can_view(user, incident, session_row)
+        and has_fresh_assertion(session_row)
+    )
+
+
+def can_see_corrections(user: User) -> bool:
+    return user.can(Permission.CORRECT_RECORDS)
+
+
+def can_see_readers(user: User, incident: Incident) -> bool:
+    """Who has and has not read it: for the author and the dsl (SPEC §4)."""
+    return incident.author_id == user.id or user.has_role(Role.DSL)
+
+
+def may_see_incident_if_alerted(user: User, incident: Incident) -> bool:
+    """Whether `user` could read `incident` once alerted to it (for assignees and recipients)."""
+    if not user.active or not reads_incidents(user):
+        return False
+    return not incident.is_sensitive or user.can(Permission.SEE_SENSITIVE)
+
+
+def require_view(user: User, incident: Incident) -> str:
+    """Abort with 403 unless `user` may read `incident`; returns why they may.
+
+    Raises StepUpNeeded instead when a passkey step-up would let them review it.
+    """
+    session_row = g.get("user_session")
+    reason = access_reason(user, incident, session_row)
+    if reason is None and not review_unlocked(session_row) and _review_would_allow(user, incident):
+        raise StepUpNeeded()
+    if reason is None:
+        abort(403)
+    if reason == "review":
+        note_review_activity(session_row)
+    return reason

@@ -1,0 +1,354 @@
+"""After submission (SPEC §3): actions, status events and dsl corrections, all appended."""
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from server.alerts.models import Alert
+from server.audit.models import AuditEvent
+from server.auth.models import User
+from server.clock import school_today
+from server.extensions import db
+from server.incidents.errors import IncidentRefused
+from server.incidents.models import Action, Incident, IncidentEvent
+from server.incidents.operations import add_action, change_status, incident_by_number
+
+JSON = {"Accept": "application/json"}
+
+
+def rows(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count(model.id)))
+
+
+def audit_actions(app) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+# --- Actions ------------------------------------------------------------------------------
+
+
+def test_author_adds_actions_which_appear_in_order(app, client, sign_in, school, record_incident):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.staff)
+    first = client.post(f"/incidents/{number}/actions", data={"text": "Told the class teacher."})
+    assert first.status_code == 302
+    assert first.headers["Location"].endswith(f"/incidents/{number}#actions")
+    client.post(f"/incidents/{number}/actions", data={"text": "Outcome: mum informed at 3:15."})
+    page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    assert page.index("Told the class teacher.") < page.index("Outcome: mum informed at 3:15.")
+    assert "action.created" in audit_actions(app)
+
+
+def test_action_with_assignee_and_due_date_alerts_the_assignee(
+    app, client, sign_in, school, record_incident
+):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.teacher)
+    with app.app_context():
+        due = school_today() + timedelta(days=2)
+    response = client.post(
+        f"/incidents/{number}/actions",
+        data={
+            "text": "Check in with Ada after lunch.",
+            "assignee_id": str(school.pastoral.id),
+            "due_on": due.isoformat(),
+        },
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        action = db.session.scalars(sa.select(Action)).one()
+        assert (action.assignee_id, action.due_on, action.author_id) == (
+            school.pastoral.id,
+            due,
+            school.teacher.id,
+        )
+        alerted = set(
+            db.session.scalars(sa.select(Alert.user_id).where(Alert.action_id == action.id))
+        )
+        assert {school.pastoral.id, school.staff.id, school.slt.id} <= alerted
+        assert school.teacher.id not in alerted
+
+
+def test_action_on_behalf_of_someone_without_an_account(
+    app, client, sign_in, school, record_incident
+):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.teacher)
+    client.post(
+        f"/incidents/{number}/actions",
+        data={
+            "text": "Ada seemed happier.",
+            "on_behalf_name": "Vi Volunteer",
+            "on_behalf_role": "Reader",
+        },
+    )
+    page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    assert "on behalf of Vi Volunteer (Reader)" in page
+
+
+ACTION_REFUSALS = [
+    ({"text": "  "}, "text"),
+    ({"text": "x", "due_on": (date(2000, 1, 1)).isoformat()}, "due_on"),
+    ({"text": "x", "due_on": "31/02/2026"}, "due_on"),
+    ({"text": "x", "assignee_id": "999999"}, "assignee_id"),
+    ({"text": "x", "assignee_id": "abc"}, "assignee_id"),
+    ({"text": "x", "on_behalf_name": "Vi"}, "on_behalf"),
+]
+
+
+@pytest.mark.parametrize("data, field", ACTION_REFUSALS)
+def test_bad_actions_are_refused_and_nothing_is_written(
+    app, client, sign_in, school, record_incident, data, field
+):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.staff)
+    response = client.post(f"/incidents/{number}/actions", data=data, headers=JSON)
+    assert response.status_code == 422
+    assert field in response.get_json()["fields"]
+    assert rows(app, Action) == 0
+
+
+def test_a_refused_action_on_the_page_keeps_what_was_typed(
+    client, sign_in, school, record_incident
+):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.staff)
+    response = client.post(
+        f"/incidents/{number}/actions",
+        data={"text": "Rang mum; no answer.", "due_on": "2001-01-01"},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="due_on-error">The due date cannot be in the past.' in page
+    assert "Rang mum; no answer.</textarea>" in page
+    assert f"#{number}" in page
+
+
+def test_a_refused_status_change_on_the_page_says_why(client, sign_in, school, record_incident):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.slt)
+    response = client.post(f"/incidents/{number}/status", data={"kind": "closed", "note": ""})
+    assert response.status_code == 422
+    assert "Write a note saying why." in response.get_data(as_text=True)
+
+
+def test_a_sensitive_incident_cannot_be_assigned_to_someone_who_may_not_see_it(
+    app, client, sign_in, school, record_incident
+):
+    number = record_incident(school.dsl, school.ada, categories=["Safeguarding – Neglect"])
+    sign_in(school.dsl)
+    response = client.post(
+        f"/incidents/{number}/actions",
+        data={"text": "Tell Carl.", "assignee_id": str(school.teacher.id)},
+        headers=JSON,
+    )
+    assert response.status_code == 422
+    assert rows(app, Action) == 0
+    page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    assignees = page.split('id="assignee_id"')[1].split("</select>")[0]
+    assert "Carl Teacher" not in assignees and "Sam Leader" in assignees
+
+
+def test_add_action_domain_function_checks_who_may_see_it(app, school, record_incident):
+    number = record_incident(school.staff, school.ada)
+    with app.test_request_context():
+        incident = incident_by_number(number)
+        with pytest.raises(IncidentRefused) as refused:
+            add_action(db.session.get(User, school.other_teacher.id), incident, "Nosy.")
+        assert refused.value.status == 403
+        action = add_action(db.session.get(User, school.teacher.id), incident, "Seen.")
+        assert action.incident is incident and action.author.id == school.teacher.id
+
+
+# --- Status -------------------------------------------------------------------------------
+
+
+def test_close_reopen_and_no_further_action_are_appended(
+    app, client, sign_in, school, record_incident
+):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.pastoral)
+    steps = [
+        ("closed", "Resolved with parents.", "closed"),
+        ("reopened", "Ada raised it again.", "open"),
+        ("no_further_action", "Checked: nothing more to do.", "no_further_action"),
+    ]
+    for kind, note, status in steps:
+        response = client.post(f"/incidents/{number}/status", data={"kind": kind, "note": note})
+        assert response.status_code == 302
+        with app.test_request_context():
+            assert incident_by_number(number).status == status
+    page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    for _, note, _ in steps:
+        assert note in page
+    assert rows(app, IncidentEvent) == 3
+    assert audit_actions(app).count("incident.status_changed") == 3
+
+
+STATUS_REFUSALS = [
+    ({"kind": "closed", "note": ""}, "note"),
+    ({"kind": "deleted", "note": "x"}, "kind"),
+    ({"kind": "reopened", "note": "It is open already."}, "kind"),
+]
+
+
+@pytest.mark.parametrize("data, field", STATUS_REFUSALS)
+def test_bad_status_changes_are_refused(app, client, sign_in, school, record_incident, data, field):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.slt)
+    response = client.post(f"/incidents/{number}/status", data=data, headers=JSON)
+    assert response.status_code == 422
+    assert field in response.get_json()["fields"]
+    assert rows(app, IncidentEvent) == 0
+
+
+def test_closing_twice_is_refused(app, school, record_incident):
+    number = record_incident(school.staff, school.ada)
+    with app.test_request_context():
+        slt = db.session.get(User, school.slt.id)
+        incident = incident_by_number(number)
+        change_status(slt, incident, "closed", "Done.")
+        with pytest.raises(IncidentRefused):
+            change_status(slt, incident, "closed", "Done again.")
+
+
+def test_status_needs_sight_of_the_incident(client, sign_in, school, record_incident):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.dsl)  # not alerted to an ordinary incident, and not stepped up
+    response = client.post(f"/incidents/{number}/status", data={"kind": "closed", "note": "x"})
+    assert response.status_code == 403
+
+
+def test_staff_cannot_change_status(client, sign_in, school, record_incident):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.staff)
+    response = client.post(f"/incidents/{number}/status", data={"kind": "closed", "note": "x"})
+    assert response.status_code == 403
+
+
+# --- Corrections --------------------------------------------------------------------------
+
+
+def _snapshot(app, number) -> dict:
+    with app.test_request_context():
+        incident = incident_by_number(number)
+        return {
+            column.name: getattr(incident, column.key) for column in Incident.__table__.columns
+        } | {"categories": [c.id for c in incident.original_categories]}
+
+
+def test_dsl_marks_entered_in_error_and_the_original_stays(
+    app, client, sign_in, step_up, school, record_incident
+):
+    number = record_incident(school.staff, school.ada)
+    before = _snapshot(app, number)
+    sign_in(school.dsl)
+    step_up()
+    response = client.post(
+        f"/incidents/{number}/corrections",
+        data={"kind": "entered_in_error", "reason": "Recorded against the wrong Ada."},
+    )
+    assert response.status_code == 302
+    assert _snapshot(app, number) == before
+    dsl_page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    assert "Marked as entered in error" in dsl_page
+    assert "Recorded against the wrong Ada." in dsl_page
+    assert "incident.corrected" in audit_actions(app)
+    client.post("/auth/sign-out")
+    sign_in(school.teacher)
+    teacher_page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    assert "Marked as entered in error" in teacher_page
+    assert "Recorded against the wrong Ada." not in teacher_page
+    again = client.post(
+        f"/incidents/{number}/corrections", data={"kind": "entered_in_error", "reason": "x"}
+    )
+    assert again.status_code == 403
+
+
+def test_entered_in_error_twice_is_refused(app, client, sign_in, step_up, school, record_incident):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.dsl)
+    step_up()
+    data = {"kind": "entered_in_error", "reason": "Duplicate of another record."}
+    client.post(f"/incidents/{number}/corrections", data=data)
+    response = client.post(f"/incidents/{number}/corrections", data=data, headers=JSON)
+    assert response.status_code == 422
+    assert rows(app, IncidentEvent) == 1
+
+
+def test_recategorising_keeps_the_original_categories(
+    app, client, sign_in, step_up, school, record_incident
+):
+    disclosure = "Cause for concern – Safeguarding disclosure"
+    number = record_incident(school.staff, school.ada, categories=[disclosure])
+    sign_in(school.dsl)
+    step_up()
+    neglect = school.vocabulary["Safeguarding – Neglect"]
+    client.post(
+        f"/incidents/{number}/corrections",
+        data={"kind": "recategorised", "reason": "Neglect.", "category_ids": [str(neglect)]},
+    )
+    with app.test_request_context():
+        incident = incident_by_number(number)
+        assert [c.id for c in incident.categories] == [neglect]
+        assert [c.full_name for c in incident.original_categories] == [disclosure]
+        assert incident.is_sensitive
+    page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    assert f"First recorded as: {disclosure}" in page
+
+
+CORRECTION_REFUSALS = [
+    ({"kind": "recategorised", "reason": "x"}, "category_ids"),
+    ({"kind": "recategorised", "reason": "x", "category_ids": ["999999"]}, "category_ids"),
+    ({"kind": "recategorised", "reason": "x", "category_ids": ["{behaviour}"]}, "category_ids"),
+    ({"kind": "entered_in_error", "reason": " "}, "reason"),
+    ({"kind": "erased", "reason": "x"}, "kind"),
+]
+
+
+@pytest.mark.parametrize("data, field", CORRECTION_REFUSALS)
+def test_bad_corrections_are_refused(
+    app, client, sign_in, step_up, school, record_incident, data, field
+):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.dsl)
+    step_up()
+    if "category_ids" in data:
+        data = {
+            **data,
+            "category_ids": [
+                v.format(behaviour=school.vocabulary["Behaviour"]) for v in data["category_ids"]
+            ],
+        }
+    response = client.post(f"/incidents/{number}/corrections", data=data, headers=JSON)
+    assert response.status_code == 422
+    assert field in response.get_json()["fields"]
+    assert rows(app, IncidentEvent) == 0
+
+
+def test_corrections_need_a_fresh_passkey_assertion(app, client, sign_in, school, record_incident):
+    number = record_incident(school.staff, school.ada, extra_recipient_ids=[school.dsl.id])
+    sign_in(school.dsl)
+    page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    assert "Corrections need you to have confirmed it is you with your passkey" in page
+    response = client.post(
+        f"/incidents/{number}/corrections",
+        data={"kind": "entered_in_error", "reason": "Wrong child."},
+        headers=JSON,
+    )
+    assert response.status_code == 403
+    assert "passkey" in response.get_json()["message"]
+    assert rows(app, IncidentEvent) == 0
+
+
+def test_only_dsl_may_correct(client, sign_in, step_up, school, record_incident):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.slt)
+    step_up()
+    response = client.post(
+        f"/incidents/{number}/corrections", data={"kind": "entered_in_error", "reason": "x"}
+    )
+    assert response.status_code == 403
