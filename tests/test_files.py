@@ -279,10 +279,10 @@ def test_stored_encrypted_and_tamper_evident(app):
 
 def test_the_file_key_setting_is_used_when_given(app, monkeypatch):
     with app.app_context():
-        monkeypatch.setitem(app.config, "HAVEN_FILE_KEY", "a-long-random-file-key")
+        monkeypatch.setitem(app.config, "FILE_ENCRYPTION_KEY", "a-long-random-file-key")
         name = files.store(b"Sealed under the file key.")
         assert files.load(name) == b"Sealed under the file key."
-        monkeypatch.setitem(app.config, "HAVEN_FILE_KEY", "")
+        monkeypatch.setitem(app.config, "FILE_ENCRYPTION_KEY", "")
         with pytest.raises(InvalidTag):
             files.load(name)
         files.discard([name])

@@ -833,3 +833,40 @@ def test_each_review_request_slides_the_window(app, admin_client):
         row = db.session.scalar(select(UserSession).where(UserSession.ended_at.is_(None)))
         assert row.review_active_at == start + timedelta(minutes=3)
         assert row.stepped_up_at == start
+
+
+# The command line: recovery when nobody can step up ----------------------------------------
+
+
+def test_the_operator_lists_and_revokes_passkeys_from_the_command_line(
+    app, runner, make_user, make_passkey
+):
+    admin = make_user(Role.ADMIN, email="only.admin@school.example")
+    first = make_passkey(admin, name="Lost iPad")
+    second = make_passkey(admin, name="Spare key")
+
+    listing = runner.invoke(args=["passkeys", "list", "only.admin@school.example"])
+    assert listing.exit_code == 0
+    assert "Lost iPad" in listing.output and "never used" in listing.output
+
+    neither = runner.invoke(args=["passkeys", "revoke", "only.admin@school.example"])
+    assert neither.exit_code != 0
+    unknown = runner.invoke(args=["passkeys", "revoke", "only.admin@school.example", "--id", "0"])
+    assert unknown.exit_code != 0 and "no such passkey" in unknown.output
+
+    result = runner.invoke(
+        args=["passkeys", "revoke", "only.admin@school.example", "--id", str(first)]
+    )
+    assert result.exit_code == 0, result.output
+    assert stored_passkey(app, first).revoked_at is not None
+    assert stored_passkey(app, second).revoked_at is None
+    [event] = audit_events(app, "passkey.revoked")
+    assert event["from_command_line"] is True and event["actor"] is None
+
+    assert (
+        runner.invoke(args=["passkeys", "revoke", "only.admin@school.example", "--all"]).exit_code
+        == 0
+    )
+    assert stored_passkey(app, second).revoked_at is not None
+    nobody = runner.invoke(args=["passkeys", "list", "nobody@school.example"])
+    assert nobody.exit_code != 0 and "no account" in nobody.output

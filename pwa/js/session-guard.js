@@ -1,17 +1,31 @@
 // Guards a signed-in page: the idle warning before the server signs the session out, and the
 // blank-screen button and shortcut (Esc twice) that hide everything at once.
-// The server enforces both; this script only makes them visible and immediate.
+// The server enforces both; this script makes them visible and immediate.
+//
+// Most pages blank by going to the server's unlock page. A page holding unsent work (its <main>
+// has data-preserve-work, like Add incident) is locked in place instead: the cover hides it,
+// the server locks the session, and the password brings the page back as it was. When such a
+// page is signed out for inactivity it stays hidden under the cover until the user has signed in
+// again in another tab, so an account being written is never thrown away.
 
 const script = document.querySelector('script[data-session-url]');
 const config = script.dataset;
-const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 const warning = document.getElementById('idle-warning');
 const countdown = warning.querySelector('[data-idle-countdown]');
+const cover = document.getElementById('blank-cover');
+const blankForm = document.getElementById('blank-screen-form');
+const preserveWork = document.querySelector('main[data-preserve-work]') !== null;
 const POLL_SECONDS = 30;
 const DOUBLE_ESCAPE_MS = 800;
 
 let deadline = Date.now() + Number(config.timeoutSeconds) * 1000;
 let warningSeconds = 60;
+let signedOutShown = false;
+
+// Read each time: signing in again in another tab gives this page's session a new token.
+function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]').content;
+}
 
 async function refreshDeadline() {
   try {
@@ -25,15 +39,67 @@ async function refreshDeadline() {
   }
 }
 
+function showCover(panel) {
+  document.documentElement.classList.add('blanked');
+  cover.hidden = false;
+  for (const part of cover.querySelectorAll('[data-cover-plain], .blank-panel')) {
+    part.hidden = true;
+  }
+  const shown = cover.querySelector(panel);
+  shown.hidden = false;
+  shown.querySelector('input:not([type=hidden]), button')?.focus();
+}
+
+function hideCover() {
+  cover.hidden = true;
+  document.documentElement.classList.remove('blanked');
+}
+
 function signedOut() {
-  // Reloading lets the server show why ("signed out after 10 minutes without activity").
-  window.location.reload();
+  if (!preserveWork) {
+    // Reloading lets the server show why ("signed out after 10 minutes without activity").
+    window.location.reload();
+    return;
+  }
+  if (signedOutShown) return;
+  signedOutShown = true;
+  warning.hidden = true;
+  showCover('[data-cover-signed-out]');
+}
+
+async function continueAfterSigningIn() {
+  const message = cover.querySelector('[data-cover-signed-out-error]');
+  try {
+    const response = await fetch(config.sessionUrl, { headers: { Accept: 'application/json' } });
+    if (!response.ok) {
+      message.textContent = 'You are not signed in yet. Sign in in another tab, then press Continue.';
+      return;
+    }
+    const state = await response.json();
+    deadline = Date.now() + state.seconds_remaining * 1000;
+    await adoptNewCsrfToken();
+    signedOutShown = false;
+    message.textContent = '';
+    hideCover();
+  } catch {
+    message.textContent = 'Haven cannot be reached. Check the connection and press Continue again.';
+  }
+}
+
+// The new session has a new CSRF token: take it from a fresh copy of this page.
+async function adoptNewCsrfToken() {
+  const response = await fetch(window.location.pathname, { credentials: 'same-origin' });
+  const page = new DOMParser().parseFromString(await response.text(), 'text/html');
+  const fresh = page.querySelector('meta[name="csrf-token"]')?.content;
+  if (!fresh) return;
+  document.querySelector('meta[name="csrf-token"]').content = fresh;
+  for (const input of document.querySelectorAll('input[name="csrf_token"]')) input.value = fresh;
 }
 
 async function staySignedIn() {
   const response = await fetch(config.keepAliveUrl, {
     method: 'POST',
-    headers: { 'X-CSRFToken': csrfToken, Accept: 'application/json' },
+    headers: { 'X-CSRFToken': csrfToken(), Accept: 'application/json' },
   });
   if (!response.ok) return signedOut();
   const state = await response.json();
@@ -42,6 +108,7 @@ async function staySignedIn() {
 }
 
 async function tick() {
+  if (signedOutShown) return;
   const remaining = Math.round((deadline - Date.now()) / 1000);
   if (remaining <= warningSeconds && warning.hidden) {
     await refreshDeadline(); // another tab may have kept the session alive
@@ -53,27 +120,72 @@ async function tick() {
 }
 
 function blankScreen() {
-  document.documentElement.classList.add('blanked');
-  document.getElementById('blank-cover').hidden = false;
-  document.getElementById('blank-screen-form').submit();
+  if (!preserveWork) {
+    showCover('[data-cover-plain]');
+    blankForm.submit();
+    return;
+  }
+  showCover('[data-cover-unlock]');
+  // The server locks the session too, so no other tab or request shows anything meanwhile.
+  fetch(config.blankUrl, {
+    method: 'POST',
+    headers: { 'X-CSRFToken': csrfToken() },
+    redirect: 'manual',
+  }).catch(() => {});
 }
 
-function listenForBlankShortcut() {
+async function unlockInPlace(event) {
+  event.preventDefault();
+  const form = event.target;
+  const message = cover.querySelector('[data-cover-error]');
+  const body = new FormData();
+  body.append('password', form.password.value);
+  let response;
+  try {
+    response = await fetch(config.unlockUrl, {
+      method: 'POST',
+      headers: { 'X-CSRFToken': csrfToken(), Accept: 'application/json' },
+      body,
+      redirect: 'manual',
+    });
+  } catch {
+    message.textContent = 'Haven cannot be reached. Check the connection and try again.';
+    return;
+  }
+  form.password.value = '';
+  // Success is the unlock page's redirect back; a wrong password re-renders that page with 401;
+  // a JSON 401 (or anything else) means the session itself has gone.
+  const signedOutAnswer = (response.headers.get('Content-Type') ?? '').includes('json');
+  if (response.type === 'opaqueredirect' || response.ok) {
+    message.textContent = '';
+    deadline = Date.now() + Number(config.timeoutSeconds) * 1000;
+    hideCover();
+  } else if (response.status === 401 && !signedOutAnswer) {
+    message.textContent = 'That password is not right.';
+    form.password.focus();
+  } else {
+    signedOut();
+  }
+}
+
+function listenForBlanking() {
   let lastEscape = 0;
   document.addEventListener('keydown', (event) => {
-    if (event.key !== 'Escape') return;
+    if (event.key !== 'Escape' || !cover.hidden) return;
     const now = Date.now();
     if (now - lastEscape < DOUBLE_ESCAPE_MS) blankScreen();
     lastEscape = now;
   });
-  document.getElementById('blank-screen-form').addEventListener('submit', () => {
-    document.documentElement.classList.add('blanked');
-    document.getElementById('blank-cover').hidden = false;
+  blankForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    blankScreen();
   });
+  cover.querySelector('[data-cover-unlock-form]').addEventListener('submit', unlockInPlace);
+  cover.querySelector('[data-cover-continue]').addEventListener('click', continueAfterSigningIn);
 }
 
 warning.querySelector('[data-idle-stay]').addEventListener('click', staySignedIn);
-listenForBlankShortcut();
+listenForBlanking();
 setInterval(tick, 1000);
 setInterval(refreshDeadline, POLL_SECONDS * 1000);
 document.documentElement.dataset.sessionGuard = 'ready';

@@ -425,13 +425,15 @@ def rename_passkey(passkey: PasskeyCredential, name: Any, by: User) -> None:
     )
 
 
-def revoke_passkey(passkey: PasskeyCredential, by: User) -> None:
-    """Remove a passkey from use (its owner, or an administrator). The row stays, for audit."""
-    _check_may_manage(passkey, by)
+def revoke_passkey(passkey: PasskeyCredential, by: User | None) -> None:
+    """Remove a passkey from use: its owner, an administrator, or (`by=None`) the server's
+    operator at the command line, for when nobody left can step up. The row stays, for audit."""
+    if by is not None:
+        _check_may_manage(passkey, by)
     if passkey.revoked_at is not None:
         raise PasskeyError("That passkey has already been removed.", 409)
     passkey.revoked_at = utcnow()
-    passkey.revoked_by_id = by.id
+    passkey.revoked_by_id = by.id if by is not None else None
     db.session.flush()
     record(
         "passkey.revoked",
@@ -441,7 +443,8 @@ def revoke_passkey(passkey: PasskeyCredential, by: User) -> None:
         details={
             "name": passkey.name,
             "owner_id": passkey.user_id,
-            "by_owner": by.id == passkey.user_id,
+            "by_owner": by is not None and by.id == passkey.user_id,
+            "from_command_line": by is None,
         },
     )
 

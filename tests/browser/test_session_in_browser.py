@@ -1,8 +1,12 @@
 """Signing in, blanking the screen and unlocking it, as a member of staff would in Chromium."""
 
+from datetime import timedelta
+
+import time_machine
 from playwright.sync_api import expect
 
 from server.auth.roles import Role
+from server.clock import utcnow
 from tests.conftest import DEFAULT_PASSWORD
 
 
@@ -28,12 +32,13 @@ def test_sign_in_blank_screen_and_unlock(page, live_server):
     page.goto("/")
     expect(page.get_by_role("heading", name="Screen blanked")).to_be_visible()
 
-    page.get_by_label("Password").fill("not my password")
-    page.get_by_role("button", name="Unlock").click()
-    expect(page.get_by_role("alert").get_by_text("That password is not right.")).to_be_visible()
+    unlock = page.locator("main")
+    unlock.get_by_label("Password").fill("not my password")
+    unlock.get_by_role("button", name="Unlock").click()
+    expect(unlock.get_by_role("alert").get_by_text("That password is not right.")).to_be_visible()
 
-    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Unlock").click()
+    unlock.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    unlock.get_by_role("button", name="Unlock").click()
     expect(page.get_by_role("heading", name="Hello, Rowan")).to_be_visible()
 
 
@@ -45,3 +50,63 @@ def test_escape_twice_blanks_the_screen(page, live_server):
     page.keyboard.press("Escape")
     page.keyboard.press("Escape")
     expect(page.get_by_role("heading", name="Screen blanked")).to_be_visible()
+
+
+def test_blank_screen_keeps_unsent_work_on_the_add_incident_page(page, live_server):
+    """Blanking while writing an account must not throw the account away."""
+    live_server.create_user(Role.STAFF, email="keep.work@school.example", full_name="Dana Kerr")
+    sign_in(page, "keep.work@school.example")
+    page.goto("/incidents/new")
+    page.wait_for_selector("html[data-session-guard=ready]", state="attached")
+    account = page.get_by_label("Account", exact=False).first
+    account.fill("Said at lunch: 'I don't want to go home tonight.'")
+
+    page.get_by_role("button", name="Blank screen").click()
+    cover = page.locator("#blank-cover")
+    expect(cover.get_by_role("heading", name="Screen blanked")).to_be_visible()
+    expect(account).to_be_hidden()
+    # The server has locked the session: any other page lands on the unlock page.
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/")
+    expect(other.get_by_role("heading", name="Screen blanked")).to_be_visible()
+    other.close()
+
+    cover.get_by_label("Password").fill("not my password")
+    cover.get_by_role("button", name="Unlock").click()
+    expect(cover.get_by_text("That password is not right.")).to_be_visible()
+    cover.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    cover.get_by_role("button", name="Unlock").click()
+    expect(cover).to_be_hidden()
+    expect(account).to_have_value("Said at lunch: 'I don't want to go home tonight.'")
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Hello, Dana")).to_be_visible()
+
+
+def test_idle_sign_out_keeps_unsent_work_hidden_until_signed_in_again(page, live_server):
+    live_server.create_user(Role.STAFF, email="idle.work@school.example", full_name="Jo Brennan")
+    page.clock.install()
+    sign_in(page, "idle.work@school.example")
+    page.goto("/incidents/new")
+    page.wait_for_selector("html[data-session-guard=ready]", state="attached")
+    account = page.get_by_label("Account", exact=False).first
+    account.fill("Bruise on the left forearm, noticed at 10:15.")
+
+    # Ten idle minutes pass for the server and for the page.
+    with time_machine.travel(utcnow(), tick=True) as server_clock:
+        server_clock.shift(timedelta(minutes=10, seconds=5))
+        page.clock.fast_forward("10:05")
+        cover = page.locator("#blank-cover")
+        expect(cover.get_by_role("heading", name="You have been signed out")).to_be_visible()
+        expect(account).to_be_hidden()
+
+        cover.get_by_role("button", name="Continue").click()
+        expect(cover.get_by_text("You are not signed in yet")).to_be_visible()
+
+        second_tab = page.context.new_page()
+        sign_in(second_tab, "idle.work@school.example")
+        expect(second_tab.get_by_role("heading", name="Hello, Jo")).to_be_visible()
+        second_tab.close()
+
+        cover.get_by_role("button", name="Continue").click()
+        expect(cover).to_be_hidden()
+        expect(account).to_have_value("Bruise on the left forearm, noticed at 10:15.")
