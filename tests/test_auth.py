@@ -276,9 +276,11 @@ def test_blank_screen_hides_everything_until_the_password_is_given(app, client, 
     assert right.headers["Location"] == "/auth/account/password"
     assert client.get("/").status_code == 200
     actions = audit_actions(app, user.email)
-    assert [
-        a for a in actions if a.startswith(("auth.screen", "auth.unlock"))
-    ] == ["auth.screen_blanked", "auth.unlock_failed", "auth.screen_unlocked"]
+    assert [a for a in actions if a.startswith(("auth.screen", "auth.unlock"))] == [
+        "auth.screen_blanked",
+        "auth.unlock_failed",
+        "auth.screen_unlocked",
+    ]
 
 
 def test_a_blanked_screen_can_still_sign_out(client, make_user, sign_in):

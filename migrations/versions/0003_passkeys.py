@@ -1,7 +1,7 @@
 """passkeys: WebAuthn credentials and server-side challenges
 
 Revision ID: 0003_passkeys
-Revises: 0001
+Revises: 0002_incidents
 Create Date: 2026-11-28 19:40:00
 
 """
@@ -13,7 +13,7 @@ import server.database
 
 # revision identifiers, used by Alembic.
 revision = '0003_passkeys'
-down_revision = '0001'
+down_revision = '0002_incidents'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """alerts: per-recipient alert rows, reads of incidents, admin-editable alert rules
 
 Revision ID: 0004_alerts
-Revises: 0002_incidents
+Revises: 0003_passkeys
 Create Date: 2026-11-28 19:50:00
 
 """
@@ -14,7 +14,7 @@ from server.database import drop_append_only, make_append_only
 
 # revision identifiers, used by Alembic.
 revision = '0004_alerts'
-down_revision = '0002_incidents'
+down_revision = '0003_passkeys'
 branch_labels = None
 depends_on = None
 
