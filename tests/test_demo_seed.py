@@ -19,7 +19,7 @@ from server.pupils.upn import is_valid_upn
 from server.pupils.years import birth_window
 
 # Names from the school policy Haven replaces: never in demo or test data.
-POLICY_NAMES = ("bottell", "chuard", "barlow", "hewitt", "nutgrove")
+POLICY_NAMES = ("bottell", "chuard", "barlow", "hewitt", "nutgrove", "lucy")
 
 
 @pytest.fixture

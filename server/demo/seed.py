@@ -60,7 +60,7 @@ STAFF = [
     DemoStaff("Samira", "Qureshi", "Pastoral manager", (Role.PASTORAL,), featured=True),
     DemoStaff("Gareth", "Lloyd", "Assistant head, Year 4", (Role.SLT, _T), ("4 Willow",), True),
     DemoStaff("Denise", "Pollard", "Office manager", (Role.ADMIN,), featured=True),
-    DemoStaff("Lucy", "Fenwick", "Reception teacher", (_T,), ("R Oak",), True),
+    DemoStaff("Freya", "Fenwick", "Reception teacher", (_T,), ("R Oak",), True),
     DemoStaff("Joanna", "Mbeki", "Reception teacher", (_T,), ("R Elm",)),
     DemoStaff("Daniel", "Kershaw", "Year 1 teacher", (_T,), ("1 Ash",)),
     DemoStaff("Anjali", "Nair", "Year 1 teacher", (_T,), ("1 Birch",)),
