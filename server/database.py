@@ -95,6 +95,8 @@ def configure_sqlite(engine) -> None:
     pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; we issue BEGIN
     ourselves. IMMEDIATE takes the write lock at the start, so two processes can never read
     the same audit-chain head and fork the chain. Foreign keys are off in SQLite by default.
+    Recursive triggers make `INSERT OR REPLACE` fire the append-only DELETE guard, which SQLite
+    otherwise skips when REPLACE removes the old row.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -104,6 +106,7 @@ def configure_sqlite(engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA recursive_triggers = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()

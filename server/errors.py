@@ -4,12 +4,27 @@ import logging
 
 from flask import jsonify, render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
-from server.auth.access import wants_json
 from server.extensions import db
+from server.web import wants_json
 
 log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """A rule said no: bad input or a forbidden act, with a message for the person.
+
+    Each feature's refusals derive from this. Nothing has been written when one is raised;
+    views usually catch it to show the message beside the form, and any that escapes is
+    answered here with its status and message instead of a 500.
+    """
+
+    def __init__(self, message: str, status: int = 422):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
 
 FRIENDLY = {
     400: "The request could not be understood. Please go back and try again.",
@@ -43,18 +58,24 @@ def handle_csrf_error(error: CSRFError):
     )
 
 
+def handle_refusal(error: Refused):
+    db.session.rollback()
+    return _respond(error.status, "Not accepted", error.message)
+
+
 def handle_unexpected_error(error: Exception):
     db.session.rollback()
     log.exception("unhandled error", exc_info=error)
     return _respond(
         500,
-        InternalServerError.name,
+        "Something went wrong",
         "Something went wrong on our side and nothing was saved. Please try again; if it keeps "
         "happening, tell the school office.",
     )
 
 
 def register_error_handlers(app) -> None:
+    app.register_error_handler(Refused, handle_refusal)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected_error)

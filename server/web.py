@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import url_for
+from flask import request, url_for
 
 
 def safe_next_url(target: str | None) -> str:
@@ -15,3 +15,9 @@ def safe_next_url(target: str | None) -> str:
     if "\\" in target:
         return url_for("home.index")
     return target
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
+    )

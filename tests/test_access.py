@@ -23,6 +23,8 @@ SIGNED_IN = frozenset(Role)  # any signed-in role
 RECORDERS = frozenset(Role) - {Role.ADMIN}  # everyone who records incidents
 PASSKEY_HOLDERS = frozenset(Role) - {Role.STAFF}  # everyone who may review or administer
 ADMIN = frozenset({Role.ADMIN})
+# Staff accounts: the office, and the DSL (the only one who may give Safeguarding roles).
+ACCOUNT_MANAGERS = frozenset({Role.ADMIN, Role.DSL})
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,19 @@ ROUTES: dict[str, Route] = {
     "auth.unlock": Route("GET", "/auth/unlock", SIGNED_IN),
     "auth.session_status": Route("GET", "/auth/session", SIGNED_IN),
     "auth.keep_alive": Route("POST", "/auth/session/keep-alive", SIGNED_IN),
-    "admin.index": Route("GET", "/admin/", ADMIN, step_up=True),
-    "admin.users": Route("GET", "/admin/users", ADMIN, step_up=True),
+    "admin.index": Route("GET", "/admin/", ACCOUNT_MANAGERS, step_up=True),
+    "admin.users": Route("GET", "/admin/users", ACCOUNT_MANAGERS, step_up=True),
     # Reading the form needs step-up; saving roles or the active flag a fresh assertion.
-    "admin.new_user": Route("GET", "/admin/users/new", ADMIN, step_up=True, fresh=("POST",)),
-    "admin.edit_user": Route("GET", "/admin/users/{user_id}", ADMIN, step_up=True, fresh=("POST",)),
+    "admin.new_user": Route(
+        "GET", "/admin/users/new", ACCOUNT_MANAGERS, step_up=True, fresh=("POST",)
+    ),
+    "admin.edit_user": Route(
+        "GET", "/admin/users/{user_id}", ACCOUNT_MANAGERS, step_up=True, fresh=("POST",)
+    ),
     "admin.revoke_passkey": Route(
         "POST",
         "/admin/users/{user_id}/passkeys/{passkey_id}/revoke",
-        ADMIN,
+        ACCOUNT_MANAGERS,
         step_up=True,
         fresh=True,
     ),

@@ -101,6 +101,60 @@ def test_leavers_are_marked_only_when_the_box_is_ticked(app, client, admin):
     assert pupil.on_roll is False
 
 
+def on_roll(app) -> int:
+    query = select(func.count(Pupil.id)).where(Pupil.on_roll)
+    return in_app(app, lambda: db.session.scalar(query))
+
+
+def whole_roll(size: int) -> bytes:
+    return roll(*(line(n, first=f"Pupil{n}") for n in range(1, size + 1)))
+
+
+CONFIRM_BOX = 'name="confirm_leavers" value="18"'
+
+
+@pytest.mark.parametrize("check_only", [True, False], ids=["check", "import"])
+def test_a_partial_file_asks_for_confirmation_before_marking_leavers(
+    app, client, admin, check_only
+):
+    upload(client, whole_roll(20), mark_leavers="y")
+    options = {"dry_run": "y"} if check_only else {}
+    response = upload(client, whole_roll(2), mark_leavers="y", **options)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "This file would mark 18 of 20 pupils as left" in page
+    assert "untick ‘mark pupils not in this file as left’" in page
+    assert CONFIRM_BOX in page and "Not marked as left until confirmed" in page
+    assert on_roll(app) == 20
+
+
+def test_confirming_the_count_marks_the_leavers(app, client, admin):
+    upload(client, whole_roll(20), mark_leavers="y")
+    page = upload(client, whole_roll(2), mark_leavers="y", confirm_leavers="17").get_data(
+        as_text=True
+    )
+    assert "confirmation given was for 17 pupils, not 18" in page and CONFIRM_BOX in page
+    assert on_roll(app) == 20
+    response = upload(client, whole_roll(2), mark_leavers="y", confirm_leavers="18")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "18 marked as left" in page
+    assert CONFIRM_BOX not in page and on_roll(app) == 2
+    events = in_app(
+        app,
+        lambda: db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "roster.pupils_imported")
+        ).all(),
+    )
+    assert json.loads(events[-1].details)["leavers_confirmed"] == 18
+
+
+def test_a_confirmation_that_is_not_a_number_is_refused(app, client, admin):
+    response = upload(client, whole_roll(2), mark_leavers="y", confirm_leavers="all")
+    assert response.status_code == 422
+    assert "Enter a number of pupils." in response.get_data(as_text=True)
+    assert pupil_count(app) == 0
+
+
 @pytest.mark.parametrize(
     ("data", "name", "message"),
     [

@@ -367,3 +367,30 @@ def test_forms_without_a_csrf_token_are_refused(client, make_user):
     )
     assert response.status_code == 400
     assert "security token" in response.get_data(as_text=True)
+
+
+def test_guessing_at_a_blanked_screen_signs_out_after_five_tries(app, client, make_user, sign_in):
+    user = make_user(Role.STAFF)
+    sign_in(user)
+    client.post("/auth/blank")
+    for _ in range(4):
+        assert client.post("/auth/unlock", data={"password": "Guess-Again-1!"}).status_code == 401
+    fifth = client.post("/auth/unlock", data={"password": "Guess-Again-1!"})
+    assert fifth.status_code == 302 and "/auth/sign-in" in fifth.headers["Location"]
+    assert session_rows(app, user)[-1].end_reason == "unlock attempts"
+    # The right password is no use now: the session is gone and the account is throttled.
+    assert client.post("/auth/unlock", data={"password": DEFAULT_PASSWORD}).status_code == 302
+    assert client.get("/").status_code == 302
+    assert post_sign_in(client, user.email, DEFAULT_PASSWORD).status_code == 429
+    assert "auth.unlock_locked_out" in audit_actions(app, user.email)
+
+
+def test_a_correct_unlock_resets_the_count(client, make_user, sign_in):
+    user = make_user(Role.STAFF)
+    sign_in(user)
+    for _ in range(2):
+        client.post("/auth/blank")
+        for _ in range(4):
+            client.post("/auth/unlock", data={"password": "Guess-Again-1!"})
+        assert client.post("/auth/unlock", data={"password": DEFAULT_PASSWORD}).status_code == 302
+    assert client.get("/").status_code == 200

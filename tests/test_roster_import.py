@@ -13,14 +13,12 @@ from server.auth.models import User
 from server.auth.roles import Role
 from server.config import PROJECT_ROOT
 from server.extensions import db
+from server.pupils.import_report import RosterFileError, RowProblem
+from server.pupils.leavers import leavers_need_confirmation
 from server.pupils.models import Pupil, SchoolClass
-from server.pupils.roster_import import (
-    RosterFileError,
-    RowProblem,
-    import_pupils,
-    import_staff,
-    parse_date,
-)
+from server.pupils.pupil_import import import_pupils
+from server.pupils.pupil_rows import parse_date
+from server.pupils.staff_import import import_staff
 from server.pupils.upn import check_letter, is_temporary_upn, make_upn, upn_problem
 from server.pupils.years import parse_year_group
 
@@ -335,6 +333,114 @@ def test_two_thousand_rows_import(app_context):
     assert again.unchanged == 2000
 
 
+# The mass-leaver guard ------------------------------------------------------------------------
+
+
+def whole_roll(size: int) -> list[str]:
+    return [pupil_line(n, first=f"Pupil{n}") for n in range(1, size + 1)]
+
+
+def on_roll() -> int:
+    return db.session.scalar(select(func.count()).select_from(Pupil).where(Pupil.on_roll))
+
+
+@pytest.mark.parametrize(
+    ("leaving", "roll_size", "needed"),
+    [
+        (5, 5, False),  # never for 5 or fewer, whatever the share
+        (6, 60, False),  # exactly a tenth
+        (7, 60, True),
+        (6, 20, True),
+        (42, 420, False),
+        (43, 420, True),
+        (372, 420, True),
+    ],
+)
+def test_when_leavers_need_confirmation(leaving, roll_size, needed):
+    assert leavers_need_confirmation(leaving, roll_size) is needed
+
+
+@pytest.mark.parametrize(
+    ("roll_size", "kept", "marked"),
+    [(20, 18, 2), (10, 5, 5), (60, 54, 6)],
+    ids=["a-tenth-of-20", "five-of-10", "six-of-60"],
+)
+def test_ordinary_leavers_are_marked_without_confirmation(app_context, roll_size, kept, marked):
+    import_pupils(csv_text(*whole_roll(roll_size)))
+    report = import_pupils(csv_text(*whole_roll(kept)))
+    assert len(report.marked_left) == marked and not report.needs_leaver_confirmation
+    assert on_roll() == kept
+
+
+def test_a_partial_file_marks_nobody_left_without_confirmation(app_context):
+    import_pupils(csv_text(*whole_roll(20)))
+    partial = csv_text(pupil_line(1, first="Pupil1", last="Renamed"), pupil_line(2, first="Pupil2"),
+                       pupil_line(21, first="Newcomer"))  # fmt: skip
+    report = import_pupils(partial)
+    assert (len(report.created), len(report.updated), report.unchanged) == (1, 1, 1)
+    assert pupil(upn(21)) is not None and pupil(upn(1)).legal_last_name == "Renamed"
+    assert report.marked_left == [] and report.leavers_to_confirm == 18
+    assert report.roll_size == 20 and report.needs_leaver_confirmation
+    assert report.notes == [
+        "This file would mark 18 of 20 pupils as left, so nobody has been marked as left. If "
+        "this is the whole school roll, confirm; if it is part of the roll, untick ‘mark pupils "
+        "not in this file as left’."
+    ]
+    assert on_roll() == 21
+    details = json.loads(audit_rows("roster.pupils_imported")[-1].details)
+    assert (details["leavers_to_confirm"], details["leavers_confirmed"]) == (18, None)
+    assert (details["marked_left"], details["roll"]) == (0, 20)
+
+
+def test_confirmation_must_be_for_exactly_the_pupils_this_file_marks(app_context):
+    import_pupils(csv_text(*whole_roll(20)))
+    partial = csv_text(*whole_roll(2))
+    wrong = import_pupils(partial, confirm_leavers=17)
+    assert wrong.marked_left == [] and wrong.leavers_to_confirm == 18
+    assert wrong.notes[0].startswith("The confirmation given was for 17 pupils, not 18. This file")
+    assert on_roll() == 20
+    confirmed = import_pupils(partial, confirm_leavers=18)
+    assert len(confirmed.marked_left) == 18 and not confirmed.needs_leaver_confirmation
+    assert confirmed.leavers_confirmed == 18 and confirmed.notes == []
+    assert on_roll() == 2 and pupil(upn(3)).left_on == date(2026, 10, 5)
+    details = json.loads(audit_rows("roster.pupils_imported")[-1].details)
+    assert (details["leavers_confirmed"], details["marked_left"]) == (18, 18)
+
+
+def test_a_confirmation_is_not_needed_when_leavers_are_not_being_marked(app_context):
+    import_pupils(csv_text(*whole_roll(20)))
+    report = import_pupils(csv_text(*whole_roll(2)), mark_leavers=False)
+    assert not report.needs_leaver_confirmation and report.notes == []
+    assert on_roll() == 20
+
+
+def test_a_dry_run_says_whether_confirmation_is_needed(app_context):
+    import_pupils(csv_text(*whole_roll(20)))
+    partial = csv_text(*whole_roll(2))
+    before = count(AuditEvent)
+    check = import_pupils(partial, dry_run=True)
+    assert check.leavers_to_confirm == 18 and check.marked_left == []
+    assert "so nobody would be marked as left" in check.notes[0]
+    confirmed_check = import_pupils(partial, dry_run=True, confirm_leavers=18)
+    assert len(confirmed_check.marked_left) == 18 and not confirmed_check.notes
+    assert "18 would be marked as left" in confirmed_check.summary()
+    assert on_roll() == 20 and count(AuditEvent) == before
+
+
+def test_refused_rows_and_a_partial_file_are_both_explained(app_context):
+    import_pupils(csv_text(*whole_roll(20)))
+    report = import_pupils(csv_text(pupil_line(1, first="Pupil1"), pupil_line(2, born="x")))
+    assert report.leavers_to_confirm == 18 and report.leavers_withheld == 18
+    assert "would mark 18 of 20 pupils" in report.notes[0]
+    assert "because some rows were refused" in report.notes[1]
+    # Confirming does not override the refused-row rule.
+    confirmed = import_pupils(
+        csv_text(pupil_line(1, first="Pupil1"), pupil_line(2, born="x")), confirm_leavers=18
+    )
+    assert confirmed.marked_left == [] and confirmed.leavers_withheld == 18
+    assert on_roll() == 20
+
+
 # Staff ---------------------------------------------------------------------------------------
 
 STAFF_HEADER = "Email,First Name,Last Name,Initials,Roles,Classes"
@@ -498,6 +604,31 @@ def test_cli_dry_run_and_no_mark_leavers(app, runner, tmp_path):
     result = runner.invoke(args=["roster", "import-pupils", path, "--no-mark-leavers"])
     assert "0 marked as left" in result.output
     assert in_app(app, lambda: pupil(upn(1)).on_roll) is True
+
+
+def test_cli_needs_confirm_leavers_for_a_partial_file(app, runner, tmp_path):
+    runner.invoke(args=["roster", "import-pupils", write(tmp_path, csv_text(*whole_roll(20)))])
+    path = write(tmp_path, csv_text(*whole_roll(2)), "one-class.csv")
+    result = runner.invoke(args=["roster", "import-pupils", path, "--dry-run"])
+    assert result.exit_code == 1 and "would mark 18 of 20 pupils as left" in result.output
+    result = runner.invoke(args=["roster", "import-pupils", path])
+    assert result.exit_code == 1
+    assert "This file would mark 18 of 20 pupils as left" in result.output
+    assert "run again with --confirm-leavers 18" in result.output
+    assert in_app(app, on_roll) == 20
+    result = runner.invoke(args=["roster", "import-pupils", path, "--confirm-leavers", "17"])
+    assert result.exit_code == 1 and "confirmation given was for 17 pupils" in result.output
+    assert in_app(app, on_roll) == 20
+    result = runner.invoke(args=["roster", "import-pupils", path, "--confirm-leavers", "18"])
+    assert result.exit_code == 0, result.output
+    assert "18 marked as left" in result.output and in_app(app, on_roll) == 2
+
+
+def test_cli_refuses_a_confirmation_that_is_not_a_number(app, runner, tmp_path):
+    path = write(tmp_path, csv_text(*whole_roll(2)))
+    result = runner.invoke(args=["roster", "import-pupils", path, "--confirm-leavers", "all"])
+    assert result.exit_code == 2 and "--confirm-leavers" in result.output
+    assert in_app(app, lambda: count(Pupil)) == 0
 
 
 def test_cli_refuses_a_file_with_missing_columns(app, runner, tmp_path):

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from server.audit.models import AuditEvent
 from server.auth import accounts
+from server.auth import operations as accounts_operations
 from server.auth.models import User
 from server.auth.operations import AuthError
 from server.auth.roles import Role
@@ -106,12 +107,12 @@ def test_changing_roles_is_audited_with_before_and_after(app, admin_client, make
             "full_name": "Sam Okafor",
             "initials": "SO",
             "email": person.email,
-            "roles": ["staff", "pastoral"],
+            "roles": ["staff", "class_teacher"],
             "active": "y",
         },
     )
     assert response.status_code == 302
-    assert find_user(app, person.email).roles == {Role.STAFF, Role.PASTORAL}
+    assert find_user(app, person.email).roles == {Role.STAFF, Role.CLASS_TEACHER}
     assert audit_for(app, person.id)[-1] == "user.roles_changed"
 
 
@@ -187,3 +188,87 @@ def test_cli_refuses_a_weak_password_and_creates_nothing(app, runner):
     assert result.exit_code != 0
     assert "too common" in result.output
     assert find_user(app, "weak@school.example") is None
+
+
+# Who may change whose account: no self-escalation; Safeguarding roles are the DSL's to give.
+
+
+def edit(client, person, **changes):
+    data = {
+        "full_name": person.full_name,
+        "initials": person.initials,
+        "email": person.email,
+        "roles": sorted(role.value for role in person.roles),
+        "active": "y",
+    }
+    data.update(changes)
+    return client.post(f"/admin/users/{person.id}", data=data)
+
+
+@pytest.fixture
+def dsl_user(make_user):
+    return make_user(Role.DSL, full_name="Deputy Lead")
+
+
+@pytest.fixture
+def dsl_client(app, dsl_user, sign_in, step_up):
+    dsl_device = app.test_client()
+    sign_in(dsl_user, test_client=dsl_device)
+    step_up(dsl_device)
+    return dsl_device
+
+
+@pytest.mark.parametrize("role", ["dsl", "slt", "pastoral"])
+def test_an_admin_cannot_give_a_role_that_sees_safeguarding(app, admin_client, make_user, role):
+    person = make_user(Role.STAFF)
+    response = edit(admin_client, person, roles=["staff", role])
+    assert response.status_code == 403
+    assert "Only a designated safeguarding lead" in response.get_data(as_text=True)
+    assert find_user(app, person.email).roles == {Role.STAFF}
+    created = admin_client.post(
+        "/admin/users/new",
+        data={"full_name": "New Lead", "email": "new.lead@school.example", "roles": [role]},
+    )
+    assert created.status_code == 403
+    assert find_user(app, "new.lead@school.example") is None
+
+
+def test_an_admin_cannot_make_themselves_a_dsl(app, make_user, sign_in, step_up, client):
+    admin = make_user(Role.ADMIN, full_name="Office Manager")
+    sign_in(admin)
+    step_up()
+    response = edit(client, admin, roles=["admin", "dsl"])
+    assert response.status_code == 403
+    assert find_user(app, admin.email).roles == {Role.ADMIN}
+
+
+def test_an_admin_cannot_take_over_a_dsl_by_changing_their_email(
+    app, admin_client, make_user, sign_in
+):
+    lead = make_user(Role.DSL, full_name="Lead Person")
+    response = edit(admin_client, lead, email="office.inbox@school.example")
+    assert response.status_code == 403
+    assert find_user(app, lead.email) is not None
+    assert edit(admin_client, lead, active="").status_code == 403
+    assert find_user(app, lead.email).active is True
+
+
+def test_a_dsl_gives_safeguarding_roles_but_not_to_themselves(app, dsl_client, dsl_user, make_user):
+    person = make_user(Role.STAFF)
+    assert edit(dsl_client, person, roles=["staff", "pastoral"]).status_code == 302
+    assert find_user(app, person.email).roles == {Role.STAFF, Role.PASTORAL}
+    response = edit(dsl_client, dsl_user, roles=["dsl", "admin"])
+    assert response.status_code == 403
+    assert "your own roles" in response.get_data(as_text=True)
+
+
+def test_changing_an_email_ends_sessions_and_reset_links(app, dsl_client, make_user, sign_in):
+    person = make_user(Role.STAFF, full_name="Moving Address")
+    their_device = app.test_client()
+    sign_in(person, test_client=their_device)
+    with app.test_request_context():
+        token = accounts_operations.request_password_reset(person.email)
+        db.session.commit()
+    assert edit(dsl_client, person, email="moved@school.example").status_code == 302
+    assert their_device.get("/").status_code == 302
+    assert dsl_client.get(f"/auth/reset-password/{token}").status_code == 410

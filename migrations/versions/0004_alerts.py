@@ -24,6 +24,7 @@ APPEND_ONLY = ('alerts', 'incident_reads')
 # The defaults of SPEC §4, as they stood when this migration was written (server/alerts/rules.py
 # DEFAULT_RULES; tests/test_alert_rules.py checks the two agree).
 DEFAULT_RULES = [
+    ('incident', 'dsl'),  # so a "Cause for concern – Safeguarding disclosure" reaches every DSL
     ('incident', 'slt'),
     ('incident', 'pastoral'),
     ('incident', 'class_teacher'),

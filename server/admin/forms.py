@@ -3,24 +3,19 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     EmailField,
+    IntegerField,
     RadioField,
     SearchField,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from server.auth.roles import Role
+from server.forms import CheckboxListField
 from server.pupils.operations import PUPIL_STATUSES
-
-
-class CheckboxListField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class UserForm(FlaskForm):
@@ -41,8 +36,9 @@ class UserForm(FlaskForm):
         choices=[SelectChoice(role.value, role.label) for role in Role],
         validators=[DataRequired("Choose at least one role.")],
         description="Class teachers are alerted for their class. Only the designated safeguarding "
-        "lead, senior leadership and pastoral see Safeguarding incidents. Administrators manage "
-        "people and settings but never read incidents.",
+        "lead, senior leadership and pastoral see Safeguarding incidents, and only a designated "
+        "safeguarding lead can give those three roles. Administrators manage people and settings "
+        "but never read incidents.",
     )
     active = BooleanField("Account is active", default=True)
     submit = SubmitField("Save")
@@ -97,5 +93,11 @@ class RosterImportForm(FlaskForm):
         default=True,
         description="For a full export of the school roll. Untick when importing only part "
         "of the school. Nobody is marked as left if any row is refused.",
+    )
+    # Sent by the confirmation box the report shows when a file would mark many pupils as left:
+    # its value is the number confirmed, so it only confirms a file that marks exactly that many.
+    confirm_leavers = IntegerField(
+        "Confirm pupils to mark as left",
+        validators=[Optional(), NumberRange(min=1, message="Enter a number of pupils.")],
     )
     submit = SubmitField("Import")

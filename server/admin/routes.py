@@ -16,8 +16,10 @@ from server.extensions import db
 from server.passkeys import operations as passkeys
 from server.passkeys.operations import PasskeyError, find_passkey, passkeys_of
 from server.pupils import operations as roster
+from server.pupils.import_report import RosterFileError
 from server.pupils.models import SchoolClass
-from server.pupils.roster_import import RosterFileError, import_pupils, import_staff
+from server.pupils.pupil_import import import_pupils
+from server.pupils.staff_import import import_staff
 
 
 @bp.route("/")
@@ -50,6 +52,7 @@ def new_user():
             full_name=form.full_name.data,
             initials=form.initials.data,
             roles=form.roles.data,
+            by=current_user,
         )
         accounts.set_active(person, form.active.data, by=current_user)
     except AuthError as error:
@@ -81,6 +84,7 @@ def edit_user(user_id: int):
             full_name=form.full_name.data,
             initials=form.initials.data,
             roles=form.roles.data,
+            by=current_user,
         )
         accounts.set_active(person, form.active.data, by=current_user)
     except AuthError as error:
@@ -197,7 +201,12 @@ def _run_roster_import(form: RosterImportForm):
     options = {"dry_run": form.dry_run.data, "by": current_user._get_current_object()}
     if form.kind.data == "staff":
         return import_staff(form.file.data.stream, **options)
-    return import_pupils(form.file.data.stream, mark_leavers=form.mark_leavers.data, **options)
+    return import_pupils(
+        form.file.data.stream,
+        mark_leavers=form.mark_leavers.data,
+        confirm_leavers=form.confirm_leavers.data,
+        **options,
+    )
 
 
 def _import_page(form: RosterImportForm, report=None) -> str:

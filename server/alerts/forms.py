@@ -1,11 +1,11 @@
 """The inbox filter and the admin's alert-rules form."""
 
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, SelectMultipleField
+from wtforms import RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from server.alerts.rules import RULE_RECIPIENTS, Event
+from server.forms import CheckboxListField
 
 
 class InboxFilterForm(FlaskForm):
@@ -33,11 +33,6 @@ class InboxFilterForm(FlaskForm):
     @property
     def unread_only(self) -> bool:
         return self.show.data == "unread"
-
-
-class CheckboxListField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def _recipients_field(event: Event) -> CheckboxListField:

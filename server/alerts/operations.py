@@ -19,6 +19,7 @@ from server.audit.operations import record
 from server.auth.models import User
 from server.auth.roles import Permission
 from server.clock import utcnow
+from server.errors import Refused
 from server.extensions import db
 from server.incidents.models import (
     Action,
@@ -33,11 +34,9 @@ from server.pupils.models import Pupil
 INBOX_PAGE_SIZE = 50
 
 
-class AlertError(Exception):
+class AlertError(Refused):
     def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(message, status)
 
 
 class AlertRefused(AlertError):
@@ -107,12 +106,15 @@ def _chosen(author: User, extra_ids, sensitive: bool, already: set[int]):
 def preview_recipients(author: User, pupil_ids, category_ids, extra_recipient_ids) -> Preview:
     """What the Add Incident form shows before submitting (SPEC §2 "Alert staff").
 
-    `pupil_ids` are the pupil and any linked pupils, as `create_incident_alerts` reads them.
+    `pupil_ids` are the incident's own pupil first, then any linked pupils, as
+    `server.incidents.page.preview_ids` orders them. Only the first counts, exactly as
+    `create_incident_alerts` asks only `incident.pupil`: a linked pupil's class teacher is
+    never alerted, so is never shown.
     """
-    pupils = _by_ids(Pupil, pupil_ids)
+    pupil = _first_pupil(pupil_ids)
     sensitive = any(category.sensitive for category in _by_ids(Category, category_ids))
     automatic = rules.incident_recipients(
-        author=author, pupils=pupils, sensitive=sensitive, rules=rules.current_rules()
+        author=author, pupil=pupil, sensitive=sensitive, rules=rules.current_rules()
     )
     chosen, refused = _chosen(
         author, extra_recipient_ids, sensitive, {r.user.id for r in automatic}
@@ -122,6 +124,12 @@ def preview_recipients(author: User, pupil_ids, category_ids, extra_recipient_id
         recipients=[_recipient_json(r) for r in automatic + chosen],
         refused=refused,
     )
+
+
+def _first_pupil(pupil_ids) -> Pupil | None:
+    first = next(iter(pupil_ids or ()), None)
+    pupil_id = _as_id(first)
+    return db.session.get(Pupil, pupil_id) if pupil_id is not None else None
 
 
 def _by_ids(model, ids) -> list:
@@ -154,7 +162,7 @@ def create_incident_alerts(incident: Incident, extra_recipient_ids=()) -> list[A
     sensitive = incident.is_sensitive
     automatic = rules.incident_recipients(
         author=incident.author,
-        pupils=incident.all_pupils,
+        pupil=incident.pupil,
         sensitive=sensitive,
         rules=rules.current_rules(),
     )
@@ -168,14 +176,15 @@ def create_incident_alerts(incident: Incident, extra_recipient_ids=()) -> list[A
 
 
 def create_action_alerts(action: Action) -> list[Alert]:
-    """The alert rows for a new action: slt, pastoral, the incident's author, any assignee."""
+    """The alert rows for a new action: by default slt, pastoral, the incident's author and any
+    assignee (`server.alerts.rules`)."""
     db.session.flush()
     incident = action.incident
     recipients = rules.action_recipients(
         action_author=action.author,
         incident_author=incident.author,
         assignee=action.assignee,
-        pupils=incident.all_pupils,
+        pupil=incident.pupil,
         sensitive=incident.is_sensitive,
         rules=rules.current_rules(),
     )

@@ -10,10 +10,10 @@ from server.alerts import bp, operations
 from server.alerts.forms import InboxFilterForm
 from server.alerts.operations import AlertError
 from server.alerts.rules import Reason
-from server.auth.access import requires, wants_json
+from server.auth.access import requires
 from server.auth.roles import Permission
 from server.extensions import db
-from server.web import safe_next_url
+from server.web import safe_next_url, wants_json
 
 # The incidents feature's page for one incident, which alerts link to.
 INCIDENT_PAGE = "incidents.show"

@@ -1,9 +1,13 @@
 """Who is alerted to an incident or an action, and why (SPEC §1, §4). All the rules are here.
 
-- Every incident alerts the roles in the `incident` rule (default slt and pastoral) and, when
-  switched on, the class teacher(s) of the pupil AND of each linked pupil: a child involved in
-  an incident is in their teacher's care too, and what a teacher is told is never sensitive
-  (see the next rules). The preview before submitting shows the same people.
+- Every incident alerts the roles in the `incident` rule (default dsl, slt and pastoral) and,
+  when switched on, the class teacher(s) of the incident's own pupil — never of a linked pupil:
+  an alert lets its recipient read the incident for good (`server.incidents.policy`), and a
+  class teacher may read only their own class's records (SPEC §1). The preview before
+  submitting shows the same people.
+- The dsl is in the default `incident` rule so that a "Cause for concern – Safeguarding
+  disclosure", which any member of staff may record and which is not itself sensitive, reaches
+  every designated (and deputy) safeguarding lead, not only those who also hold slt or pastoral.
 - A sensitive (Safeguarding) incident alerts only the roles in the `sensitive_incident` rule
   (default dsl, slt and pastoral), and a rule may only name roles that may see sensitive
   categories: see `rule_refusal`.
@@ -12,11 +16,11 @@
 - Nobody is ever alerted to a sensitive incident unless they may see it, whatever the rules or
   the author chose: see `may_be_alerted`.
 - Every action alerts the `action` rule's roles (default slt and pastoral), the incident's
-  author and any assignee, but never the action's own author.
+  author and any assignee, but never the action's own author; if the rule names the class
+  teacher, that is again only the teacher(s) of the incident's own pupil.
 - The author of an incident is not alerted about it; disabled accounts are never alerted.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -53,7 +57,7 @@ class Reason(StrEnum):
     SLT = Role.SLT.value
     PASTORAL = Role.PASTORAL.value
     STAFF = Role.STAFF.value
-    CLASS_TEACHER = "class_teacher"  # the (linked) pupil's class teacher, not every one
+    CLASS_TEACHER = "class_teacher"  # the incident's own pupil's class teacher, not every one
     CHOSEN = "chosen"
     AUTHOR = "author"
     ASSIGNEE = "assignee"
@@ -68,7 +72,7 @@ REASON_LABELS = {
     Reason.SLT: "Senior leadership",
     Reason.PASTORAL: "Pastoral",
     Reason.STAFF: "All staff",
-    Reason.CLASS_TEACHER: "Class teacher of a pupil involved",
+    Reason.CLASS_TEACHER: "The pupil's class teacher",
     Reason.CHOSEN: "Chosen by the author",
     Reason.AUTHOR: "Author of the incident",
     Reason.ASSIGNEE: "Assigned the action",
@@ -90,7 +94,7 @@ RULE_RECIPIENTS: dict[Event, tuple[Reason, ...]] = {
 }
 
 DEFAULT_RULES: dict[Event, frozenset[Reason]] = {
-    Event.INCIDENT: frozenset({Reason.SLT, Reason.PASTORAL, Reason.CLASS_TEACHER}),
+    Event.INCIDENT: frozenset({Reason.DSL, Reason.SLT, Reason.PASTORAL, Reason.CLASS_TEACHER}),
     Event.SENSITIVE_INCIDENT: frozenset({Reason.DSL, Reason.SLT, Reason.PASTORAL}),
     Event.ACTION: frozenset({Reason.SLT, Reason.PASTORAL, Reason.AUTHOR, Reason.ASSIGNEE}),
 }
@@ -165,17 +169,14 @@ def users_with_role(role: Role) -> list[User]:
     )
 
 
-def class_teachers_of(pupils: Iterable[Pupil]) -> list[User]:
-    teachers: dict[int, User] = {}
-    for pupil in pupils:
-        for teacher in pupil.class_teachers:
-            teachers.setdefault(teacher.id, teacher)
-    return list(teachers.values())
+def class_teachers_of(pupil: Pupil | None) -> list[User]:
+    """The class teacher(s) of the incident's own pupil; linked pupils are not asked."""
+    return list(pupil.class_teachers) if pupil is not None else []
 
 
-def _candidates(reason: Reason, *, pupils, incident_author=None, assignee=None) -> list[User]:
+def _candidates(reason: Reason, *, pupil, incident_author=None, assignee=None) -> list[User]:
     if reason is Reason.CLASS_TEACHER:
-        return class_teachers_of(pupils)
+        return class_teachers_of(pupil)
     if reason is Reason.AUTHOR:
         return [incident_author] if incident_author is not None else []
     if reason is Reason.ASSIGNEE:
@@ -199,11 +200,15 @@ def _collect(event, rules, sensitive, exclude, **people) -> list[Recipient]:
 
 
 def incident_recipients(
-    *, author: User, pupils: Iterable[Pupil], sensitive: bool, rules: Rules
+    *, author: User, pupil: Pupil | None, sensitive: bool, rules: Rules
 ) -> list[Recipient]:
-    """The automatic recipients of a new incident about `pupils` (the pupil and linked pupils)."""
+    """The automatic recipients of a new incident about `pupil` (the incident's own pupil).
+
+    Linked pupils are deliberately not an argument: being linked to an incident never makes
+    their class teacher a recipient (SPEC §1, §4).
+    """
     event = Event.SENSITIVE_INCIDENT if sensitive else Event.INCIDENT
-    return _collect(event, rules, sensitive, {author.id}, pupils=list(pupils))
+    return _collect(event, rules, sensitive, {author.id}, pupil=pupil)
 
 
 def action_recipients(
@@ -211,17 +216,17 @@ def action_recipients(
     action_author: User,
     incident_author: User,
     assignee: User | None,
-    pupils: Iterable[Pupil],
+    pupil: Pupil,
     sensitive: bool,
     rules: Rules,
 ) -> list[Recipient]:
-    """The recipients of a new action on an incident about `pupils` (with linked pupils)."""
+    """The recipients of a new action on an incident about `pupil` (its own pupil only)."""
     return _collect(
         Event.ACTION,
         rules,
         sensitive,
         {action_author.id},
-        pupils=list(pupils),
+        pupil=pupil,
         incident_author=incident_author,
         assignee=assignee,
     )

@@ -3,8 +3,9 @@
 from flask import Blueprint, flash, g, jsonify, redirect, request, session, url_for
 
 from server.auth import sessions
-from server.auth.access import enforce_session_state, wants_json
+from server.auth.access import enforce_session_state
 from server.extensions import db, login_manager
+from server.web import wants_json
 
 bp = Blueprint("auth", __name__)
 

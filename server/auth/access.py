@@ -20,6 +20,7 @@ from server.auth.roles import Permission
 from server.auth.sessions import touch
 from server.auth.step_up import has_fresh_assertion, note_review_activity, review_unlocked
 from server.extensions import db
+from server.web import wants_json
 
 
 @dataclass(frozen=True)
@@ -148,12 +149,6 @@ def rule_for_endpoint(endpoint: str | None) -> AccessRule | None:
     if endpoint == "static" or endpoint.endswith(".static"):
         return AccessRule(public=True, allowed_while_locked=True, passive=True)
     return getattr(view, "access_rule", None)
-
-
-def wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
-    )
 
 
 def enforce_session_state():

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from server.audit.operations import record
 from server.auth.models import User
-from server.auth.operations import AuthError, normalise_email, set_password
-from server.auth.roles import Role
+from server.auth.operations import AuthError, normalise_email, revoke_reset_links, set_password
+from server.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from server.auth.sessions import end_all_sessions
 from server.extensions import db
 
@@ -55,16 +55,65 @@ def email_taken(email: str, *, except_user: User | None = None) -> bool:
     return db.session.scalar(query) is not None
 
 
+# Roles that can see Safeguarding incidents. Only a DSL may give or take them away, or change
+# the sign-in (email) of someone who holds them: otherwise whoever manages accounts (the office)
+# could make themselves, or an address they control, able to read every safeguarding record.
+SENSITIVE_ROLES = frozenset(
+    role for role, granted in ROLE_PERMISSIONS.items() if Permission.SEE_SENSITIVE in granted
+)
+ONLY_DSL_MESSAGE = (
+    "Only a designated safeguarding lead can give or take away the designated safeguarding "
+    "lead, senior leadership or pastoral roles, or change the account of someone who holds them."
+)
+NOT_YOURSELF_MESSAGE = (
+    "You cannot change your own roles, email address or whether your account is active: "
+    "ask a colleague who manages accounts."
+)
+
+
+def check_account_change(
+    by: User | None,
+    person: User | None,
+    *,
+    roles_before: set[Role],
+    roles_after: set[Role],
+    sign_in_changed: bool,
+) -> None:
+    """The rules for who may change whose roles and sign-in. `by` None is the server's own
+    command line, which the school's operator runs."""
+    if by is None:
+        return
+    if (
+        person is not None
+        and by.id == person.id
+        and (roles_before != roles_after or sign_in_changed)
+    ):
+        raise AuthError(NOT_YOURSELF_MESSAGE, 403)
+    touches_sensitive = (roles_before ^ roles_after) & SENSITIVE_ROLES or (
+        sign_in_changed and roles_before & SENSITIVE_ROLES
+    )
+    if touches_sensitive and not by.has_role(Role.DSL):
+        raise AuthError(ONLY_DSL_MESSAGE, 403)
+
+
 def create_user(
-    *, email: str, full_name: str, roles, initials: str | None = None, password: str | None = None
+    *,
+    email: str,
+    full_name: str,
+    roles,
+    initials: str | None = None,
+    password: str | None = None,
+    by: User | None = None,
 ) -> User:
     """A new account. Without a password, the person sets one through the reset link."""
     email = _clean_email(email)
     if email_taken(email):
         raise AuthError(f"There is already an account for {email}.", 409)
     full_name, initials = _clean_details(full_name, initials)
+    new_roles = _clean_roles(roles)
+    check_account_change(by, None, roles_before=set(), roles_after=new_roles, sign_in_changed=True)
     user = User(email=email, full_name=full_name, initials=initials, active=True)
-    user.set_roles(_clean_roles(roles))
+    user.set_roles(new_roles)
     if password is not None:
         set_password(user, password)
     db.session.add(user)
@@ -78,12 +127,24 @@ def create_user(
     return user
 
 
-def update_user(user: User, *, full_name: str, initials: str | None, roles, email: str) -> None:
+def update_user(
+    user: User,
+    *,
+    full_name: str,
+    initials: str | None,
+    roles,
+    email: str,
+    by: User | None = None,
+) -> None:
     email = _clean_email(email)
     if email_taken(email, except_user=user):
         raise AuthError(f"There is already an account for {email}.", 409)
     full_name, initials = _clean_details(full_name, initials)
     new_roles = _clean_roles(roles)
+    email_changed = email != user.email
+    check_account_change(
+        by, user, roles_before=user.roles, roles_after=new_roles, sign_in_changed=email_changed
+    )
     before = {
         "email": user.email,
         "full_name": user.full_name,
@@ -99,6 +160,10 @@ def update_user(user: User, *, full_name: str, initials: str | None, roles, emai
         "roles": sorted(new_roles),
     }
     changed = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if email_changed:
+        # The old address's sessions and reset links must not survive the change of sign-in.
+        end_all_sessions(user, "email changed")
+        revoke_reset_links(user)
     if changed:
         action = "user.roles_changed" if "roles" in changed else "user.updated"
         record(action, object_type="user", object_id=user.id, details=changed)
@@ -107,10 +172,13 @@ def update_user(user: User, *, full_name: str, initials: str | None, roles, emai
 
 def set_active(user: User, active: bool, *, by: User | None = None) -> None:
     """Disable (ending every session at once) or re-enable an account."""
-    if by is not None and by.id == user.id and not active:
-        raise AuthError("You cannot disable your own account.", 422)
     if user.active == active:
         return
+    if by is not None and by.id == user.id:
+        raise AuthError("You cannot disable your own account.", 422)
+    check_account_change(
+        by, user, roles_before=user.roles, roles_after=user.roles, sign_in_changed=True
+    )
     user.active = active
     if not active:
         end_all_sessions(user, "disabled")

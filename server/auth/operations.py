@@ -15,6 +15,7 @@ from server.auth import sessions, throttling
 from server.auth.models import PasswordResetToken, User, UserSession
 from server.auth.passwords import hash_password, password_problems, verify_password
 from server.clock import utcnow
+from server.errors import Refused
 from server.extensions import db
 from server.jobs import enqueue, job
 from server.mail import send_mail
@@ -25,11 +26,9 @@ RESET_REQUESTS_PER_HOUR = 3
 log = logging.getLogger(__name__)
 
 
-class AuthError(Exception):
+class AuthError(Refused):
     def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(message, status)
 
 
 def normalise_email(email: str) -> str:
@@ -126,12 +125,36 @@ def lock_screen(row: UserSession) -> None:
     record("auth.screen_blanked", actor=row.user, object_type="session", object_id=row.id)
 
 
+UNLOCK_LOCKED_OUT = (
+    "Too many wrong passwords: you have been signed out. Sign in again in 15 minutes, "
+    "or reset your password."
+)
+
+
 def unlock_screen(row: UserSession, password: str) -> None:
-    if not verify_password(row.user.password_hash, password):
+    """Unlock a blanked screen. Wrong passwords count with sign-in failures (same throttle),
+    and once the account is throttled the session is ended: guessing at an unattended
+    blanked iPad gets no further than guessing at the sign-in page."""
+    email, address = row.user.email, client_address() or "unknown"
+    try:
+        allowed = throttling.check(email, address).allowed
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("unlock throttle unavailable")
+        raise AuthError(SIGN_IN_UNAVAILABLE, 503) from None
+    if allowed and verify_password(row.user.password_hash, password):
+        throttling.record_attempt(email, address, succeeded=True)
+        sessions.unlock_session(row)
+        record("auth.screen_unlocked", actor=row.user, object_type="session", object_id=row.id)
+        return
+    if allowed:
+        throttling.record_attempt(email, address, succeeded=False)
         record("auth.unlock_failed", actor=row.user, object_type="session", object_id=row.id)
-        raise AuthError("That password is not right.", 401)
-    sessions.unlock_session(row)
-    record("auth.screen_unlocked", actor=row.user, object_type="session", object_id=row.id)
+        if throttling.check(email, address).allowed:
+            raise AuthError("That password is not right.", 401)
+    sessions.end_session(row, "unlock attempts")
+    record("auth.unlock_locked_out", actor=row.user, object_type="session", object_id=row.id)
+    raise AuthError(UNLOCK_LOCKED_OUT, 429)
 
 
 def _token_digest(token: str) -> str:
@@ -161,13 +184,7 @@ def request_password_reset(email: str) -> str | None:
     if recent >= RESET_REQUESTS_PER_HOUR:
         record("auth.reset_requested", actor=user, details={"sent": False, "reason": "too many"})
         return None
-    # A new link replaces any earlier one still unused.
-    for older in db.session.scalars(
-        select(PasswordResetToken).where(
-            PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None)
-        )
-    ):
-        older.used_at = now
+    revoke_reset_links(user)  # a new link replaces any earlier one still unused
     token = secrets.token_urlsafe(32)
     db.session.add(
         PasswordResetToken(
@@ -184,6 +201,15 @@ def request_password_reset(email: str) -> str | None:
         details={"sent": True},
     )
     return token
+
+
+def revoke_reset_links(user: User) -> None:
+    for unused in db.session.scalars(
+        select(PasswordResetToken).where(
+            PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None)
+        )
+    ):
+        unused.used_at = utcnow()
 
 
 def send_reset_email(user_email: str, token: str) -> None:

@@ -59,6 +59,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CORRECT_RECORDS,
             Permission.TRANSFER_RECORDS,
             Permission.RUN_REPORTS,
+            # Only a DSL may grant the roles that see Safeguarding (server/auth/accounts.py).
+            Permission.MANAGE_USERS,
         }
     ),
     # The office manages people and settings but never reads incident content.

@@ -1,6 +1,16 @@
 """Sign-in, sign-out, password reset, blank screen and the idle-timer endpoints."""
 
-from flask import current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 
 from server.auth import bp, operations
@@ -15,7 +25,7 @@ from server.auth.forms import (
 from server.auth.sessions import idle_deadline
 from server.clock import utcnow
 from server.extensions import db
-from server.web import safe_next_url
+from server.web import safe_next_url, wants_json
 
 RESET_SENT = (
     "If that address belongs to an account, we have sent it a link to reset the password. "
@@ -124,11 +134,21 @@ def unlock():
     try:
         operations.unlock_screen(g.user_session, form.password.data)
     except operations.AuthError as error:
-        db.session.commit()  # keeps the audit row of the failed unlock
+        db.session.commit()  # keeps the failed attempt and its audit row
+        if error.status == 429:
+            return _signed_out_after(error)
         form.password.errors.append(error.message)
         return render_template("auth/unlock.html", form=form), error.status
     db.session.commit()
     return redirect(next_url)
+
+
+def _signed_out_after(error: operations.AuthError):
+    session.clear()
+    if wants_json():
+        return jsonify(error="signed_out", message=error.message), 401
+    flash(error.message, "error")
+    return redirect(url_for("auth.sign_in"))
 
 
 @bp.route("/session")

@@ -1,7 +1,9 @@
 """The one refusal a recording rule raises: a message, and a message per field at fault."""
 
+from server.errors import Refused
 
-class IncidentRefused(Exception):
+
+class IncidentRefused(Refused):
     """Bad or forbidden input. Nothing has been written when this is raised.
 
     Answered as 422 JSON `{"error": "invalid", "message": ..., "fields": {...}}` to the API,
@@ -9,10 +11,8 @@ class IncidentRefused(Exception):
     """
 
     def __init__(self, message: str, fields: dict[str, str] | None = None, status: int = 422):
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, status)
         self.fields = fields or {}
-        self.status = status
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> "IncidentRefused":

@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
+from server.errors import Refused
+
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_FILES = 10
 ACCEPTED_FILE_TYPES = [
@@ -50,11 +52,8 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _STORED_MAGIC = b"HVF1"
 
 
-class FileRefused(ValueError):
-    def __init__(self, message: str, status: int = 422):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class FileRefused(Refused):
+    """An upload that is not accepted (type, size, content), with the reason."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user
 
 from server.alerts.operations import preview_recipients
-from server.auth.access import requires, wants_json
+from server.auth.access import requires
 from server.auth.models import User
 from server.auth.roles import Permission
 from server.extensions import csrf, db
@@ -24,6 +24,7 @@ from server.incidents.errors import IncidentRefused
 from server.incidents.files import MAX_FILE_BYTES, MAX_FILES, download_name
 from server.incidents.policy import READS_INCIDENTS, StepUpNeeded
 from server.incidents.submission import submit_incident
+from server.web import wants_json
 
 
 def _me() -> User:

@@ -9,7 +9,7 @@ import json
 import uuid as uuid_module
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import has_request_context, url_for
@@ -23,6 +23,7 @@ from server.clock import to_local, utcnow
 from server.extensions import db
 from server.incidents import files as file_store
 from server.incidents.errors import IncidentRefused
+from server.incidents.ids import parse_id, parse_ids
 from server.incidents.models import (
     BODY_MARK_KINDS,
     BODY_SIDES,
@@ -39,6 +40,8 @@ from server.pupils.models import Pupil
 FIRST_NUMBER = 1001
 # Device clocks drift: a moment this little ahead of ours is "now", not the future.
 CLOCK_TOLERANCE = timedelta(minutes=5)
+# Nothing a school records happened before this; it is a mistyped year.
+EARLIEST_OCCURRENCE = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_ACCOUNT_CHARS = 100_000
 MAX_BODY_MARKS = 60
 DSL_ONLY_REFUSAL = (
@@ -178,26 +181,12 @@ def parse_payload(author: User, payload: dict[str, Any]) -> _Draft:
     return draft
 
 
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
-def _as_ids(value: Any) -> list[int] | None:
-    """A list of ids, duplicates dropped, order kept; None when it is not one."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        return None
-    ids = [_as_int(item) for item in value]
-    if any(item is None for item in ids):
-        return None
-    return list(dict.fromkeys(ids))
+def _ids_or_refuse(payload, name: str, errors, not_valid: str) -> list[int] | None:
+    """The ids sent as `name`, or None with `not_valid` noted when any is not an id."""
+    ids = parse_ids(payload.get(name))
+    if ids is None:
+        errors[name] = not_valid
+    return ids
 
 
 def _as_text(value: Any) -> str | None:
@@ -209,9 +198,12 @@ def _as_text(value: Any) -> str | None:
 
 
 def _check_pupil(author, payload, draft, errors) -> None:
-    pupil_id = _as_int(payload.get("pupil_id"))
+    sent = payload.get("pupil_id")
+    pupil_id = parse_id(sent)
     pupil = db.session.get(Pupil, pupil_id) if pupil_id is not None else None
-    if pupil is None or not pupil.on_roll:
+    if sent is not None and pupil_id is None:
+        errors["pupil_id"] = "That is not a valid pupil. Choose the pupil from the school roll."
+    elif pupil is None or not pupil.on_roll:
         errors["pupil_id"] = "Choose the pupil from the school roll."
     draft.pupil = pupil
 
@@ -226,6 +218,9 @@ def _check_when(author, payload, draft, errors) -> None:
         errors["occurred_at"] = "Enter the date and time it happened."
     elif moment > utcnow() + CLOCK_TOLERANCE:
         errors["occurred_at"] = "The date and time it happened cannot be in the future."
+    elif moment < EARLIEST_OCCURRENCE:
+        # Also keeps year-1 moments away from time-zone arithmetic, which cannot go below it.
+        errors["occurred_at"] = "The date it happened is too long ago: check the year."
     elif draft.pupil is not None and to_local(moment).date() < draft.pupil.date_of_birth:
         errors["occurred_at"] = "The date it happened is before the pupil was born."
     else:
@@ -311,7 +306,10 @@ def _body_mark_problem(mark: Any) -> str | None:
 
 
 def _check_categories(author, payload, draft, errors) -> None:
-    ids = _as_ids(payload.get("category_ids"))
+    not_valid = "That is not a valid category. Choose categories from the list."
+    ids = _ids_or_refuse(payload, "category_ids", errors, not_valid)
+    if ids is None:
+        return
     if not ids:
         errors["category_ids"] = "Choose at least one category."
         return
@@ -327,9 +325,12 @@ def _check_categories(author, payload, draft, errors) -> None:
 
 
 def _check_linked_pupils(author, payload, draft, errors) -> None:
-    ids = _as_ids(payload.get("linked_pupil_ids"))
+    not_valid = "That is not a valid pupil. Choose linked pupils from the school roll."
+    ids = _ids_or_refuse(payload, "linked_pupil_ids", errors, not_valid)
+    if ids is None:
+        return
     main_id = draft.pupil.id if draft.pupil else None
-    pupils = _load(Pupil, [i for i in ids if i != main_id]) if ids is not None else None
+    pupils = _load(Pupil, [i for i in ids if i != main_id])
     if pupils is None:
         errors["linked_pupil_ids"] = "Choose linked pupils from the school roll."
     else:
@@ -337,8 +338,11 @@ def _check_linked_pupils(author, payload, draft, errors) -> None:
 
 
 def _check_agencies(author, payload, draft, errors) -> None:
-    ids = _as_ids(payload.get("agency_ids"))
-    agencies = _load(Agency, ids) if ids is not None else None
+    not_valid = "That is not a valid agency. Choose agencies from the list."
+    ids = _ids_or_refuse(payload, "agency_ids", errors, not_valid)
+    if ids is None:
+        return
+    agencies = _load(Agency, ids)
     if agencies is None or not all(agency.active for agency in agencies):
         errors["agency_ids"] = "Choose agencies from the list."
     else:
@@ -346,8 +350,11 @@ def _check_agencies(author, payload, draft, errors) -> None:
 
 
 def _check_recipients(author, payload, draft, errors) -> None:
-    ids = _as_ids(payload.get("extra_recipient_ids"))
-    users = _load(User, ids) if ids is not None else None
+    not_valid = "That is not a valid member of staff. Choose the people to alert from the list."
+    ids = _ids_or_refuse(payload, "extra_recipient_ids", errors, not_valid)
+    if ids is None:
+        return
+    users = _load(User, ids)
     if users is None or not all(user.active for user in users):
         errors["extra_recipient_ids"] = "Choose the people to alert from the staff list."
     else:

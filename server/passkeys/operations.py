@@ -41,6 +41,7 @@ from server.auth.models import User, UserSession
 from server.auth.roles import Permission
 from server.auth.step_up import has_fresh_assertion, mark_stepped_up
 from server.clock import utcnow
+from server.errors import Refused
 from server.extensions import db
 from server.passkeys import challenges
 from server.passkeys.challenges import ChallengeRefused
@@ -51,11 +52,9 @@ MAX_PASSKEYS_PER_USER = 10
 _MALFORMED = (WebAuthnException, ValueError, TypeError, AttributeError, KeyError)
 
 
-class PasskeyError(Exception):
+class PasskeyError(Refused):
     def __init__(self, message: str, status: int = 400, reason: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(message, status)
         self.reason = reason or message
 
 

@@ -6,17 +6,16 @@ import click
 from flask.cli import AppGroup
 
 from server.extensions import db
-from server.pupils.roster_import import (
+from server.pupils.csv_reading import (
     PUPIL_COLUMNS,
     PUPIL_REQUIRED,
     STAFF_COLUMNS,
     STAFF_REQUIRED,
-    ImportReport,
-    RosterFileError,
-    import_pupils,
-    import_staff,
     read_roster_csv,
 )
+from server.pupils.import_report import ImportReport, RosterFileError
+from server.pupils.pupil_import import import_pupils
+from server.pupils.staff_import import import_staff
 
 roster_cli = AppGroup("roster", help="The school roll: pupils, classes and staff from the MIS.")
 
@@ -35,7 +34,16 @@ _DRY_RUN = click.option(
     show_default=True,
     help="Mark pupils on roll who are not in the file as left.",
 )
-def import_pupils_command(file: Path, dry_run: bool, mark_leavers: bool):
+@click.option(
+    "--confirm-leavers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Confirm that this file (the whole school roll) marks N pupils as left; needed when "
+    "it would mark more than a tenth of the roll.",
+)
+def import_pupils_command(
+    file: Path, dry_run: bool, mark_leavers: bool, confirm_leavers: int | None
+):
     """Import pupils from an MIS CSV export; re-import updates by UPN. See docs/roster-import.md."""
     _run(
         file,
@@ -45,6 +53,7 @@ def import_pupils_command(file: Path, dry_run: bool, mark_leavers: bool):
         dry_run,
         import_pupils,
         mark_leavers=mark_leavers,
+        confirm_leavers=confirm_leavers,
     )
 
 
@@ -67,7 +76,7 @@ def _run(file, columns, required, noun, dry_run, importer, **options) -> None:
     if not dry_run:
         db.session.commit()
     print_report(report)
-    if report.refused:
+    if report.refused or report.needs_leaver_confirmation:
         raise SystemExit(1)
 
 
@@ -84,6 +93,11 @@ def print_report(report: ImportReport) -> None:
         click.echo(f"{len(report.not_in_file)} active staff are not in the file (not disabled):")
         for change in report.not_in_file:
             click.echo(f"  {change.key} ({change.detail})")
+    if report.needs_leaver_confirmation:
+        click.echo(
+            f"To confirm, run again with --confirm-leavers {report.leavers_to_confirm}; for part "
+            "of the roll, use --no-mark-leavers."
+        )
     if report.refused:
         click.echo(f"Refused rows ({len(report.refused)}):")
         for refused in report.refused:

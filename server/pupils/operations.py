@@ -12,6 +12,7 @@ from sqlalchemy.orm import contains_eager
 from server.audit.operations import record
 from server.auth.models import User, UserRole
 from server.auth.roles import Permission, Role
+from server.errors import Refused
 from server.extensions import db
 from server.pupils.models import YEAR_GROUPS, Pupil, SchoolClass, year_label
 
@@ -19,11 +20,8 @@ PUPILS_PER_PAGE = 50
 PUPIL_STATUSES = {"on_roll": "On roll", "left": "Left", "all": "On roll and left"}
 
 
-class RosterError(Exception):
-    def __init__(self, message: str, status: int = 422):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class RosterError(Refused):
+    """A roster change that is not accepted, with the reason."""
 
 
 @dataclass(frozen=True)
