@@ -2,17 +2,27 @@
 
 from datetime import date, timedelta
 
+import flask
 import pytest
 import sqlalchemy as sa
 
 from server.alerts.models import Alert
 from server.audit.models import AuditEvent
-from server.auth.models import User
-from server.clock import school_today
+from server.auth.models import User, UserSession
+from server.auth.roles import Role
+from server.clock import school_today, utcnow
 from server.extensions import db
 from server.incidents.errors import IncidentRefused
 from server.incidents.models import Action, Incident, IncidentEvent
-from server.incidents.operations import add_action, change_status, incident_by_number
+from server.incidents.operations import (
+    add_action,
+    change_status,
+    correct_incident,
+    incident_by_number,
+    require_may_add_action,
+    require_may_change_status,
+    require_may_correct,
+)
 
 JSON = {"Accept": "application/json"}
 
@@ -95,6 +105,12 @@ ACTION_REFUSALS = [
     ({"text": "x", "due_on": "31/02/2026"}, "due_on"),
     ({"text": "x", "assignee_id": "999999"}, "assignee_id"),
     ({"text": "x", "assignee_id": "abc"}, "assignee_id"),
+    ({"text": "x", "assignee_id": "9" * 40}, "assignee_id"),
+    ({"text": "x", "assignee_id": str(2**63)}, "assignee_id"),
+    ({"text": "x", "assignee_id": str(2**31)}, "assignee_id"),
+    ({"text": "x", "assignee_id": "²"}, "assignee_id"),
+    ({"text": "x", "assignee_id": "0"}, "assignee_id"),
+    ({"text": "x", "due_on": "0001-01-01"}, "due_on"),
     ({"text": "x", "on_behalf_name": "Vi"}, "on_behalf"),
 ]
 
@@ -215,9 +231,9 @@ def test_closing_twice_is_refused(app, school, record_incident):
             change_status(slt, incident, "closed", "Done again.")
 
 
-def test_status_needs_sight_of_the_incident(client, sign_in, school, record_incident):
+def test_status_needs_sight_of_the_incident(client, sign_in, school, make_user, record_incident):
     number = record_incident(school.staff, school.ada)
-    sign_in(school.dsl)  # not alerted to an ordinary incident, and not stepped up
+    sign_in(make_user(Role.DSL, full_name="Dee Later"))  # a dsl since: not alerted, no step-up
     response = client.post(f"/incidents/{number}/status", data={"kind": "closed", "note": "x"})
     assert response.status_code == 403
 
@@ -304,6 +320,9 @@ CORRECTION_REFUSALS = [
     ({"kind": "recategorised", "reason": "x"}, "category_ids"),
     ({"kind": "recategorised", "reason": "x", "category_ids": ["999999"]}, "category_ids"),
     ({"kind": "recategorised", "reason": "x", "category_ids": ["{behaviour}"]}, "category_ids"),
+    ({"kind": "recategorised", "reason": "x", "category_ids": ["²"]}, "category_ids"),
+    ({"kind": "recategorised", "reason": "x", "category_ids": ["9" * 40]}, "category_ids"),
+    ({"kind": "recategorised", "reason": "x", "category_ids": [str(2**63)]}, "category_ids"),
     ({"kind": "entered_in_error", "reason": " "}, "reason"),
     ({"kind": "erased", "reason": "x"}, "kind"),
 ]
@@ -352,3 +371,115 @@ def test_only_dsl_may_correct(client, sign_in, step_up, school, record_incident)
         f"/incidents/{number}/corrections", data={"kind": "entered_in_error", "reason": "x"}
     )
     assert response.status_code == 403
+
+
+def test_an_assignee_id_that_is_not_an_id_gets_its_own_message(
+    client, sign_in, school, record_incident
+):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.staff)
+    response = client.post(
+        f"/incidents/{number}/actions", data={"text": "x", "assignee_id": "9" * 40}, headers=JSON
+    )
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == {
+        "assignee_id": "That is not a valid member of staff. Choose from the list."
+    }
+
+
+def test_a_dsl_correction_with_a_category_that_is_not_an_id_is_shown_on_the_page(
+    app, client, sign_in, step_up, school, record_incident
+):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.dsl)
+    step_up()
+    response = client.post(
+        f"/incidents/{number}/corrections",
+        data={"kind": "recategorised", "reason": "Wrong family.", "category_ids": ["²"]},
+    )
+    assert response.status_code == 422
+    assert "That is not a valid category." in response.get_data(as_text=True)
+    assert rows(app, IncidentEvent) == 0
+
+
+def _stepped_up_session() -> UserSession:
+    """A session row (never saved) that has just been stepped up with a passkey."""
+    now = utcnow()
+    return UserSession(stepped_up_at=now, last_assertion_at=now, review_active_at=now)
+
+
+def test_domain_functions_refuse_ids_that_are_not_ids(app, school, record_incident):
+    number = record_incident(school.staff, school.ada)
+    with app.test_request_context():
+        incident = incident_by_number(number)
+        staff = db.session.get(User, school.staff.id)
+        for bad in ("9" * 40, 10**30, "²", 2**31):
+            with pytest.raises(IncidentRefused) as refused:
+                add_action(staff, incident, "Rang home.", assignee_id=bad)
+            assert refused.value.status == 422 and "assignee_id" in refused.value.fields
+        flask.g.user_session = _stepped_up_session()
+        dsl = db.session.get(User, school.dsl.id)
+        for bad in (["9" * 40], [10**30], ["²"]):
+            with pytest.raises(IncidentRefused) as refused:
+                correct_incident(dsl, incident, "recategorised", "Wrong.", category_ids=bad)
+            assert refused.value.fields["category_ids"].startswith("That is not a valid category")
+    assert rows(app, Action) == 0 and rows(app, IncidentEvent) == 0
+
+
+# --- Someone who may not see the incident: 403 before anything they sent is read ----------
+
+# (route, data) with a value that fails to parse or check, as an outsider might send it.
+OUTSIDER_POSTS = [
+    ("actions", {"text": "Spoke to Ada.", "due_on": "not-a-date"}),
+    ("actions", {"text": "Spoke to Ada.", "assignee_id": "²"}),
+    ("actions", {"text": "Spoke to Ada.", "assignee_id": "9" * 40}),
+    ("actions", {"text": ""}),
+    ("status", {"kind": "closed", "note": ""}),
+    ("status", {"kind": "deleted", "note": "x"}),
+    ("corrections", {"kind": "recategorised", "reason": "x", "category_ids": ["²"]}),
+    ("corrections", {"kind": "recategorised", "reason": "x", "category_ids": ["9" * 40]}),
+    ("corrections", {"kind": "erased", "reason": ""}),
+]
+# Who may not post there: another class's teacher (no step-up would help), and a dsl who
+# took the role after it was recorded, so was not alerted, before a step-up (review would
+# let them in once they confirm it is them).
+OUTSIDERS = ["other_teacher", "late_dsl"]
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["page", "json"])
+@pytest.mark.parametrize("who", OUTSIDERS)
+@pytest.mark.parametrize("route, data", OUTSIDER_POSTS)
+def test_an_outsider_gets_403_whatever_the_form_holds(
+    app, client, sign_in, school, make_user, record_incident, route, data, who, as_json
+):
+    number = record_incident(school.staff, school.ada)
+    school.late_dsl = make_user(Role.DSL, full_name="Dee Later")
+    sign_in(getattr(school, who))
+    before = audit_actions(app)
+    headers = JSON if as_json else {}
+    response = client.post(f"/incidents/{number}/{route}", data=data, headers=headers)
+    assert response.status_code == 403, response.get_data(as_text=True)[:500]
+    text = response.get_data(as_text=True)
+    assert "Said: “I fell off the climbing frame.”" not in text  # nothing of the incident
+    assert rows(app, Action) == 0 and rows(app, IncidentEvent) == 0
+    assert audit_actions(app) == before
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda user, incident: require_may_add_action(user, incident),
+        lambda user, incident: require_may_change_status(user, incident),
+        lambda user, incident: require_may_correct(user, incident),
+    ],
+    ids=["add action", "change status", "correct"],
+)
+def test_the_permission_checks_the_views_ask_first_refuse_an_outsider(
+    app, school, record_incident, check
+):
+    number = record_incident(school.staff, school.ada)
+    with app.test_request_context():
+        incident = incident_by_number(number)
+        with pytest.raises(IncidentRefused) as refused:
+            check(db.session.get(User, school.other_teacher.id), incident)
+        assert refused.value.status == 403

@@ -51,6 +51,13 @@ def test_the_migration_seeds_the_default_rules(app_context):
     assert rules.install_default_rules() is False  # already there
 
 
+def test_every_incident_reaches_the_dsl_by_default():
+    """A "Cause for concern – Safeguarding disclosure" is not sensitive: only this rule brings
+    it to a deputy DSL who is neither slt nor pastoral (policy step 4)."""
+    assert Reason.DSL in DEFAULT_RULES[Event.INCIDENT]
+    assert rules.rule_refusal(Event.INCIDENT, Reason.DSL) is None
+
+
 def test_a_class_teacher_is_never_alerted_to_a_safeguarding_incident():
     assert rules.class_teacher_rule_applies(sensitive=True) is False
     assert rules.class_teacher_rule_applies(sensitive=False) is True
@@ -85,6 +92,7 @@ def test_preview_of_an_ordinary_incident(app_context, school, make_user):
     make_user(Role.PASTORAL, full_name="Left Pastoral", active=False)
     recipients, refused = preview_names(school.staff, school, "Behaviour", [school.other_teacher])
     assert recipients == {
+        "Dee Lead": "dsl",
         "Sam Leader": "slt",
         "Pat Pastoral": "pastoral",
         "Carl Teacher": "class_teacher",
@@ -122,7 +130,9 @@ def test_preview_leaves_out_the_author(app_context, school):
     assert "Carl Teacher" not in recipients
 
 
-def test_the_preview_shows_linked_pupils_class_teachers_as_the_alerts_will(client, school, sign_in):
+def test_the_preview_leaves_out_a_linked_pupils_class_teacher_as_the_alerts_do(
+    client, school, sign_in
+):
     sign_in(school.staff)
     response = client.post(
         "/api/alert-preview",
@@ -132,12 +142,35 @@ def test_the_preview_shows_linked_pupils_class_teachers_as_the_alerts_will(clien
             "category_ids": [school.vocabulary["Bullying"]],
         },
     )
+    assert response.status_code == 200
     assert {(item["name"], item["reason"]) for item in response.get_json()["recipients"]} == {
+        ("Dee Lead", "dsl"),
         ("Sam Leader", "slt"),
         ("Pat Pastoral", "pastoral"),
         ("Carl Teacher", "class_teacher"),
-        ("Orla Teacher", "class_teacher"),
     }
+
+
+@pytest.mark.parametrize(
+    "main, linked, teacher, not_teacher",
+    [
+        ("ada", "ben", "Carl Teacher", "Orla Teacher"),
+        ("ben", "ada", "Orla Teacher", "Carl Teacher"),
+    ],
+)
+def test_preview_asks_only_the_first_pupil_for_the_class_teacher(
+    app_context, school, main, linked, teacher, not_teacher
+):
+    """The pupil comes first, then linked pupils (`server.incidents.page.preview_ids`)."""
+    preview = operations.preview_recipients(
+        user(school.staff),
+        [getattr(school, main), getattr(school, linked)],
+        [school.vocabulary["Behaviour"]],
+        [],
+    )
+    names = {item["name"]: item["reason"] for item in preview.recipients}
+    assert names[teacher] == "class_teacher"
+    assert not_teacher not in names
 
 
 def test_the_preview_endpoint_answers_the_form(client, school, sign_in):
@@ -182,7 +215,7 @@ def test_set_rules_changes_who_is_alerted_and_is_audited(app_context, school):
         select(AuditEvent).where(AuditEvent.action == "alerts.rules_changed")
     ).one()
     assert audit.actor_user_id == school.admin.id
-    assert '"before": ["class_teacher", "pastoral", "slt"]' in audit.details
+    assert '"before": ["class_teacher", "dsl", "pastoral", "slt"]' in audit.details
     assert '"after": ["dsl", "slt"]' in audit.details
     assert "sensitive_incident" not in audit.details  # only what changed
 
@@ -221,7 +254,7 @@ def test_the_admin_sees_the_rules(admin_client):
     page = admin_client.get("/alerts/rules").get_data(as_text=True)
     assert "Alert rules" in page
     assert re.search(r'id="sensitive_incident-dsl"\s+checked', page)
-    assert re.search(r'id="incident-dsl"\s+>', page)  # offered, not on by default
+    assert re.search(r'id="incident-dsl"\s+checked', page)  # on by default: disclosures
     # Only who may be named is offered for Safeguarding incidents.
     assert 'id="sensitive_incident-staff"' not in page
     assert 'id="sensitive_incident-class_teacher"' not in page

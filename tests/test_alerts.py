@@ -14,11 +14,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from server.alerts import operations
 from server.alerts.models import Alert, IncidentRead
 from server.alerts.operations import AlertError, AlertRefused
+from server.alerts.rules import DEFAULT_RULES, Event, Reason
 from server.audit.models import AuditEvent
 from server.auth.models import User
 from server.auth.roles import Role
 from server.extensions import db
 from server.incidents.models import Action, Category, Incident, IncidentEvent
+from server.pupils.models import Pupil
 
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 ACCOUNT_WORDS = "Said: “I fell off the climbing frame.” Graze on the left knee."
@@ -81,29 +83,77 @@ def bare_incident(school, author, category: str = "Behaviour") -> Incident:
 # --- Who is alerted ----------------------------------------------------------------------
 
 
-def test_an_incident_alerts_slt_pastoral_and_the_pupils_class_teacher(app, school, record_incident):
+def test_an_incident_alerts_dsl_slt_pastoral_and_the_pupils_class_teacher(
+    app, school, record_incident
+):
     number = record_incident(school.staff, school.ada)
     assert reasons(app, number) == {
+        "Dee Lead": "dsl",
         "Sam Leader": "slt",
         "Pat Pastoral": "pastoral",
         "Carl Teacher": "class_teacher",
     }
 
 
-def test_linked_pupils_class_teachers_are_alerted(app, school, record_incident):
-    """Decision: a child involved is in their own teacher's care too (never when sensitive)."""
+def test_a_linked_pupils_class_teacher_is_not_alerted(app, school, record_incident):
+    """SPEC §4 "the pupil's class teacher(s)", §1 a class teacher sees only their own class: an
+    alert would let Ben's teacher read everything written about Ada, so none is made."""
     number = record_incident(school.staff, school.ada, linked_pupil_ids=[school.ben])
-    assert reasons(app, number)["Orla Teacher"] == "class_teacher"
+    found = reasons(app, number)
+    assert found["Carl Teacher"] == "class_teacher"
+    assert "Orla Teacher" not in found
     sensitive = record_incident(
         school.dsl, school.ada, categories=[NEGLECT], linked_pupil_ids=[school.ben]
     )
     assert "Orla Teacher" not in reasons(app, sensitive)
 
 
+def test_create_incident_alerts_asks_only_the_incidents_own_pupil(app_context, school):
+    found = bare_incident(school, school.staff)
+    found.linked_pupils.append(db.session.get(Pupil, school.ben))
+    made = operations.create_incident_alerts(found)
+    assert school.other_teacher.id not in {a.user_id for a in made}
+    assert {a.user_id: a.reason for a in made}[school.teacher.id] == "class_teacher"
+
+
+@pytest.mark.parametrize("stepped_up", [False, True])
+def test_a_linked_pupils_class_teacher_cannot_open_the_incident(
+    client, school, sign_in, step_up, record_incident, stepped_up
+):
+    number = record_incident(school.staff, school.ada, linked_pupil_ids=[school.ben])
+    sign_in(school.other_teacher)
+    if stepped_up:
+        step_up()  # review covers only their own class, and Ada is not in it
+    page = client.get(f"/incidents/{number}")
+    assert page.status_code == 403
+    assert "Ada" not in page.get_data(as_text=True)
+    assert "climbing" not in page.get_data(as_text=True)
+    api = client.get(f"/incidents/{number}", headers={"Accept": "application/json"})
+    assert api.status_code == 403
+    assert "Ada" not in api.get_data(as_text=True)
+    assert f"#{number}<" not in client.get("/alerts").get_data(as_text=True)
+
+
+def test_an_action_alerts_only_the_incidents_own_pupils_class_teacher(
+    app_context, school, record_incident
+):
+    """Even when the admin adds the class teacher to the action rule."""
+    operations.set_rules(
+        {**DEFAULT_RULES, Event.ACTION: DEFAULT_RULES[Event.ACTION] | {Reason.CLASS_TEACHER}},
+        by=user(school.admin),
+    )
+    number = record_incident(school.staff, school.ada, linked_pupil_ids=[school.ben])
+    action = Action(incident=incident(number), author=user(school.pastoral), text="Called home.")
+    db.session.add(action)
+    made = {a.user_id: a.reason for a in operations.create_action_alerts(action)}
+    assert made[school.teacher.id] == "class_teacher"
+    assert school.other_teacher.id not in made
+
+
 def test_the_author_is_not_alerted_about_their_own_incident(app, school, record_incident):
     number = record_incident(school.teacher, school.ada, extra_recipient_ids=[school.teacher.id])
     assert "Carl Teacher" not in reasons(app, number)
-    assert set(reasons(app, number)) == {"Sam Leader", "Pat Pastoral"}
+    assert set(reasons(app, number)) == {"Dee Lead", "Sam Leader", "Pat Pastoral"}
 
 
 def test_disabled_accounts_are_never_alerted(app, school, make_user, record_incident):
@@ -120,6 +170,7 @@ def test_a_chosen_person_disabled_since_is_skipped_not_refused(app_context, scho
         bare_incident(school, school.staff), [gone.id, school.other_teacher.id]
     )
     assert {a.user_id: a.reason for a in made} == {
+        school.dsl.id: "dsl",
         school.slt.id: "slt",
         school.pastoral.id: "pastoral",
         school.teacher.id: "class_teacher",
@@ -127,12 +178,13 @@ def test_a_chosen_person_disabled_since_is_skipped_not_refused(app_context, scho
     }
 
 
-def test_chosen_individuals_are_alerted(app, school, record_incident):
+def test_chosen_individuals_are_alerted(app, school, make_user, record_incident):
+    helper = make_user(Role.STAFF, full_name="Hal Helper")
     number = record_incident(
-        school.staff, school.ada, extra_recipient_ids=[school.other_teacher.id, school.dsl.id]
+        school.staff, school.ada, extra_recipient_ids=[school.other_teacher.id, helper.id]
     )
     found = reasons(app, number)
-    assert found["Orla Teacher"] == "chosen" and found["Dee Lead"] == "chosen"
+    assert found["Orla Teacher"] == "chosen" and found["Hal Helper"] == "chosen"
 
 
 def test_someone_alerted_automatically_and_chosen_gets_one_alert(app, school, record_incident):
@@ -145,13 +197,16 @@ def test_someone_alerted_automatically_and_chosen_gets_one_alert(app, school, re
 
 @pytest.mark.parametrize("category", [NEGLECT, "Safeguarding – Prevent"])
 def test_a_sensitive_incident_alerts_only_dsl_slt_and_pastoral(
-    app, school, record_incident, category
+    app, school, make_user, record_incident, category
 ):
+    make_user(Role.DSL, full_name="Dan Deputy")
     number = record_incident(school.dsl, school.ada, categories=[category])
     # The dsl wrote it, so is not alerted; the class teacher never is.
-    assert reasons(app, number) == {"Sam Leader": "slt", "Pat Pastoral": "pastoral"}
-    other = record_incident(school.slt, school.ada, categories=["Behaviour"])
-    assert "Dee Lead" not in reasons(app, other)
+    assert reasons(app, number) == {
+        "Dan Deputy": "dsl",
+        "Sam Leader": "slt",
+        "Pat Pastoral": "pastoral",
+    }
 
 
 def test_a_class_teacher_who_is_also_dsl_is_alerted_as_dsl(
@@ -162,7 +217,7 @@ def test_a_class_teacher_who_is_also_dsl_is_alerted_as_dsl(
     number = record_incident(school.dsl, pupil, categories=[NEGLECT])
     assert reasons(app, number)["Hana Head"] == "dsl"
     ordinary = record_incident(school.staff, pupil)
-    assert reasons(app, ordinary)["Hana Head"] == "class_teacher"
+    assert reasons(app, ordinary)["Hana Head"] == "dsl"  # one alert, under the first reason
 
 
 @pytest.mark.parametrize("who", ["teacher", "staff", "other_teacher"])
@@ -221,6 +276,21 @@ def test_a_disclosure_recorded_by_staff_is_not_sensitive(app, school, record_inc
     """Staff record "Cause for concern – Safeguarding disclosure": the ordinary rules apply."""
     number = record_incident(school.staff, school.ada, categories=[DISCLOSURE])
     assert "Carl Teacher" in reasons(app, number)
+
+
+def test_a_disclosure_by_a_teaching_assistant_reaches_a_dsl_with_no_other_role(
+    app, client, school, make_user, sign_in, record_incident
+):
+    """Policy step 4: staff put a disclosure under Cause for concern, never Safeguarding; the
+    every-incident rule must still bring it to each designated (and deputy) safeguarding lead."""
+    deputy = make_user(Role.DSL, full_name="Dan Deputy")
+    number = record_incident(school.staff, school.ada, categories=[DISCLOSURE])
+    found = reasons(app, number)
+    assert found["Dan Deputy"] == "dsl" and found["Dee Lead"] == "dsl"
+    sign_in(deputy)
+    inbox = client.get("/alerts").get_data(as_text=True)
+    assert f"#{number}<" in inbox and "Safeguarding disclosure" in inbox
+    assert client.get(f"/incidents/{number}").status_code == 200  # alerted: no step-up needed
 
 
 def test_an_action_alerts_slt_pastoral_the_author_and_the_assignee(app, school, record_incident):
@@ -331,6 +401,7 @@ def test_mark_read_records_who_and_when_and_is_audited(app, school, record_incid
         found = incident(number)
         assert [p["user"].full_name for p in operations.not_yet_read(found)] == [
             "Carl Teacher",
+            "Dee Lead",
             "Pat Pastoral",
             "Sam Leader",
         ]
@@ -614,15 +685,16 @@ def test_the_author_sees_who_has_and_has_not_read_it(client, school, sign_in, re
 
 
 def test_a_reviewer_who_was_not_alerted_may_mark_it_read(
-    app, client, school, sign_in, step_up, record_incident
+    app, client, school, make_user, sign_in, step_up, record_incident
 ):
     """A dsl reviewing an incident counts as having read it (escalation will ask this)."""
     number = record_incident(school.staff, school.ada)
-    sign_in(school.dsl)
+    newcomer = make_user(Role.DSL, full_name="Nia Newcomer")  # joined after it was alerted
+    sign_in(newcomer)
     assert client.post(f"/alerts/incident/{number}/read").status_code == 403  # not unlocked
     step_up()
     assert client.post(f"/alerts/incident/{number}/read").status_code == 302
     with app.app_context():
         found = incident(number)
-        assert [p["user"].full_name for p in operations.readers(found)] == ["Dee Lead"]
-        assert not operations.was_alerted(user(school.dsl), found)
+        assert [p["user"].full_name for p in operations.readers(found)] == ["Nia Newcomer"]
+        assert not operations.was_alerted(user(newcomer), found)

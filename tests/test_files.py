@@ -4,6 +4,7 @@ encrypted under server-generated names, downloaded only through the permission c
 
 import io
 import json
+import random
 import struct
 import uuid
 import zipfile
@@ -19,7 +20,7 @@ from server.audit.models import AuditEvent
 from server.clock import utcnow
 from server.extensions import db
 from server.incidents import files
-from server.incidents.models import IncidentFile
+from server.incidents.models import Incident, IncidentFile
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n"
 LATITUDE = struct.pack(">IIIIII", 51, 1, 30, 1, 1234, 100)  # 51° 30' 12.34"
@@ -367,3 +368,68 @@ def test_the_upload_directory_is_outside_the_web_root(app):
     static = (Path(app.static_folder)).resolve()
     for directory in (Config.UPLOAD_DIR, app.config["UPLOAD_DIR"]):
         assert static not in Path(directory).resolve().parents
+
+
+# --- Damaged and crafted images: refused as "could not be checked", never a 500 ----------
+
+# RIFF + size + WEBP + a VP8X chunk that claims no bytes (its flags byte is missing).
+CRAFTED_WEBP = b"RIFF" + struct.pack("<I", 12) + b"WEBP" + b"VP8X" + struct.pack("<I", 0)
+
+
+def test_crafted_webp_is_refused_as_unreadable():
+    with pytest.raises(files.FileRefused) as refused:
+        files.check_upload(files.Upload("sticker.webp", CRAFTED_WEBP))
+    assert refused.value.status == 422
+    assert "could not be checked" in refused.value.message
+
+
+def test_jpeg_with_bytes_out_of_step_before_its_exif_is_refused_not_passed_through():
+    original = jpeg_with_location()
+    garbled = original[:2] + b"\x00" + original[2:]  # the EXIF would have been kept whole
+    with pytest.raises(files.FileRefused) as refused:
+        files.strip_location("image/jpeg", garbled)
+    assert "could not be checked" in refused.value.message
+
+
+def test_crafted_webp_upload_gets_422_and_nothing_is_written(app, client, sign_in, school):
+    sign_in(school.staff)
+    response = _submit(client, school, [("sticker.webp", CRAFTED_WEBP)])
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert "could not be checked" in response.get_json()["message"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(IncidentFile.id))) == 0
+        assert db.session.scalar(sa.select(sa.func.count(Incident.id))) == 0
+
+
+def _damaged_versions(original: bytes, seed: int) -> list[bytes]:
+    """Every truncation, and a fixed set of copies with a few bytes garbled."""
+    rng = random.Random(seed)
+    versions = [original[:cut] for cut in range(len(original))]
+    for _ in range(300):
+        damaged = bytearray(original)
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(len(damaged))] = rng.choice(
+                (0x00, 0xFF, 0x7F, rng.randrange(256))
+            )
+        versions.append(bytes(damaged))
+    return versions
+
+
+@pytest.mark.parametrize(
+    "content_type, original",
+    [
+        ("image/jpeg", jpeg_with_location()),
+        ("image/png", png_with_location()),
+        ("image/webp", webp_with_location()),
+        ("image/heic", heic_with_location()),
+    ],
+    ids=["jpeg", "png", "webp", "heic"],
+)
+def test_damaged_images_are_cleaned_or_refused_never_anything_else(content_type, original):
+    for seed, damaged in enumerate(_damaged_versions(original, seed=len(original))):
+        try:
+            cleaned = files.strip_location(content_type, damaged)
+        except files.FileRefused as refused:
+            assert refused.status == 422 and "could not be checked" in refused.message, seed
+        else:
+            assert isinstance(cleaned, bytes), seed

@@ -470,3 +470,95 @@ def test_association_rows_are_written_with_the_incident(app, client, sign_in, sc
                 sa.select(table).where(table.c.incident_id == incident_id)
             ).all()
             assert len(rows) == 1
+
+
+# --- Ids that are not ids, and dates no school could mean: 422, never a 500 ---------------
+
+# Each is refused wherever an id is expected: too large for any id column (SQLite overflows
+# at 2**63, PostgreSQL's integer ids at 2**31), other scripts' digits that str.isdigit()
+# accepts and int() refuses or reads, and things that are not whole positive numbers.
+NOT_IDS = [
+    pytest.param("9" * 40, id="40 nines"),
+    pytest.param(10**30, id="10**30"),
+    pytest.param(2**63, id="2**63"),
+    pytest.param(2**31, id="2**31"),
+    pytest.param(str(2**31), id="'2**31'"),
+    pytest.param("9" * 5000, id="5000 digits"),
+    pytest.param("²", id="superscript two"),
+    pytest.param("٣", id="arabic-indic three"),
+    pytest.param(0, id="0"),
+    pytest.param(-4, id="-4"),
+    pytest.param("-4", id="'-4'"),
+    pytest.param(1.0, id="1.0"),
+    pytest.param(True, id="true"),
+    pytest.param({"id": 1}, id="object"),
+]
+ID_FIELDS = ["pupil_id", "category_ids", "linked_pupil_ids", "extra_recipient_ids", "agency_ids"]
+
+
+@pytest.mark.parametrize("bad", NOT_IDS)
+@pytest.mark.parametrize("field", ID_FIELDS)
+def test_an_id_that_is_not_an_id_is_refused_by_name(app, client, sign_in, school, field, bad):
+    sign_in(school.staff)
+    before = counts(app)
+    value = bad if field == "pupil_id" else [bad]
+    response = post_incident(client, payload(school, **{field: value}))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    data = response.get_json()
+    assert "not a valid" in data["fields"][field]
+    assert set(data["fields"]) == {field}
+    assert counts(app) == before
+
+
+def test_an_id_sent_as_a_string_of_digits_is_still_accepted(app, client, sign_in, school):
+    sign_in(school.staff)
+    body = payload(school, pupil_id=str(school.ada), linked_pupil_ids=[f" {school.ben} "])
+    response = post_incident(client, body)
+    assert response.status_code == 201, response.get_json()
+
+
+@pytest.mark.parametrize("bad", NOT_IDS)
+@pytest.mark.parametrize("field", ["pupil_id", "linked_pupil_ids", "category_ids"])
+def test_alert_preview_refuses_ids_that_are_not_ids(client, sign_in, school, field, bad):
+    sign_in(school.staff)
+    body = {
+        "pupil_id": school.ada,
+        "category_ids": [school.vocabulary["Behaviour"]],
+        "extra_recipient_ids": [],
+    }
+    body[field] = bad if field == "pupil_id" else [bad]
+    response = client.post("/api/alert-preview", json=body)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert "not a valid" in response.get_json()["fields"][field]
+
+
+@pytest.mark.parametrize("bad", ["9" * 40, 10**30, "²"])
+def test_alert_preview_refuses_a_recipient_id_that_is_not_an_id(client, sign_in, school, bad):
+    sign_in(school.staff)
+    body = {"pupil_id": school.ada, "category_ids": [], "extra_recipient_ids": [bad]}
+    response = client.post("/api/alert-preview", json=body)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert "not a valid" in response.get_json()["fields"]["extra_recipient_ids"]
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    ["0001-01-01T00:00:00+00:00", "0001-01-01T00:00:00+05:00", "1899-12-31T23:00:00+00:00"],
+)
+def test_a_moment_centuries_ago_is_refused_with_a_message(
+    app, client, sign_in, school, occurred_at
+):
+    sign_in(school.staff)
+    before = counts(app)
+    response = post_incident(client, payload(school, occurred_at=occurred_at))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.get_json()["fields"] == {
+        "occurred_at": "The date it happened is too long ago: check the year."
+    }
+    assert counts(app) == before
+
+
+def test_an_incident_number_too_large_for_any_id_is_not_found(client, sign_in, school):
+    sign_in(school.staff)
+    assert client.get("/incidents/" + "9" * 40).status_code == 404
+    assert client.get(f"/incidents/{2**31}/files/1").status_code == 404

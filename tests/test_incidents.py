@@ -13,6 +13,7 @@ from server.audit.models import AuditEvent
 from server.auth.models import User
 from server.extensions import db
 from server.incidents.errors import IncidentRefused
+from server.incidents.ids import parse_id, parse_ids
 from server.incidents.models import Incident
 from server.incidents.submission import DSL_ONLY_REFUSAL, submit_incident
 
@@ -249,3 +250,74 @@ def test_incident_page_ids_are_unique_so_every_label_finds_its_field(
         assert f'action="/incidents/{number}{form}"' in page
     ids = Counter(re.findall(r'\sid="([^"]+)"', page))
     assert [name for name, count in ids.items() if count > 1] == []
+
+
+# --- Ids and dates as the domain function meets them ---------------------------------------
+
+PARSED_IDS = [
+    (1, 1),
+    ("42", 42),
+    (" 42 ", 42),
+    ("0042", 42),
+    (2**31 - 1, 2**31 - 1),
+    (str(2**31 - 1), 2**31 - 1),
+    (2**31, None),
+    ("9" * 40, None),
+    ("0" * 40 + "7", 7),
+    ("9" * 5000, None),
+    (10**30, None),
+    ("²", None),
+    ("٣", None),
+    ("１２", None),  # full-width digits
+    ("", None),
+    ("1e3", None),
+    ("+5", None),
+    (0, None),
+    ("0", None),
+    (-1, None),
+    (1.0, None),
+    (True, None),
+    (None, None),
+    ([1], None),
+]
+
+
+@pytest.mark.parametrize("value, expected", PARSED_IDS, ids=[repr(v)[:20] for v, _ in PARSED_IDS])
+def test_parse_id_accepts_only_ascii_digits_or_ints_in_range(value, expected):
+    assert parse_id(value) == expected
+
+
+def test_parse_ids_refuses_the_whole_list_for_one_bad_id():
+    assert parse_ids(None) == []
+    assert parse_ids([3, "3", "4"]) == [3, 4]
+    assert parse_ids([3, "9" * 40]) is None
+    assert parse_ids("3") is None
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("pupil_id", "9" * 40),
+        ("pupil_id", "²"),
+        ("category_ids", [10**30]),
+        ("linked_pupil_ids", ["²"]),
+        ("extra_recipient_ids", [2**63]),
+        ("agency_ids", ["9" * 40]),
+    ],
+)
+def test_submit_incident_refuses_ids_that_are_not_ids(app, school, field, value):
+    with pytest.raises(IncidentRefused) as refused:
+        submit(app, school.dsl, base_payload(school, **{field: value}))
+    assert refused.value.status == 422
+    assert "not a valid" in refused.value.fields[field]
+    assert incident_count(app) == 0
+
+
+@pytest.mark.parametrize("year", ["0001", "1066", "1899"])
+def test_submit_incident_refuses_a_moment_before_1900(app, school, year):
+    with pytest.raises(IncidentRefused) as refused:
+        submit(app, school.dsl, base_payload(school, occurred_at=f"{year}-01-01T00:00:00+00:00"))
+    assert refused.value.fields == {
+        "occurred_at": "The date it happened is too long ago: check the year."
+    }
+    assert incident_count(app) == 0

@@ -599,7 +599,7 @@ def test_saving_a_users_roles_without_a_fresh_assertion_returns_to_the_form(
     with time_machine.travel(utcnow() + timedelta(minutes=6), tick=False):
         response = client.post(
             f"/admin/users/{person.id}",
-            data={"full_name": "Kit Marlow", "email": person.email, "roles": ["dsl"]},
+            data={"full_name": "Kit Marlow", "email": person.email, "roles": ["class_teacher"]},
             headers={"Referer": f"http://localhost/admin/users/{person.id}"},
         )
         assert response.status_code == 302
@@ -613,13 +613,13 @@ def test_saving_a_users_roles_without_a_fresh_assertion_returns_to_the_form(
             data={
                 "full_name": "Kit Marlow",
                 "email": person.email,
-                "roles": ["dsl"],
+                "roles": ["class_teacher"],
                 "active": "y",
             },
         )
     assert response.status_code == 302 and response.headers["Location"] == "/admin/users"
     with app.test_request_context():
-        assert db.session.get(User, person.id).roles == {Role.DSL}
+        assert db.session.get(User, person.id).roles == {Role.CLASS_TEACHER}
 
 
 def test_a_refused_button_returns_to_the_page_it_was_on(make_user, client, sign_in, make_passkey):

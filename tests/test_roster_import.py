@@ -656,3 +656,22 @@ def test_the_examples_in_the_documentation_import_cleanly(app_context):
     report = import_staff(staff_file)
     assert report.ok and len(report.created) == 4
     assert staff("tom.whitlock@larkfield.example").roles == {Role.CLASS_TEACHER, Role.DSL}
+
+
+def test_an_admins_staff_import_cannot_give_safeguarding_roles(app_context, make_user):
+    """The office imports staff, but only a DSL gives the roles that see Safeguarding."""
+    admin = db.session.get(User, make_user(Role.ADMIN).id)
+    text = csv_text(
+        "new.lead@school.example,New,Lead,,DSL,",
+        "new.ta@school.example,New,Assistant,,Teaching assistant,",
+        "office.self@school.example,Office,Self,,Administrator; SLT,",
+        header=STAFF_HEADER,
+    )
+    report = import_staff(text, by=admin)
+    assert [change.key for change in report.created] == ["new.ta@school.example"]
+    assert {row.key for row in report.refused} == {
+        "new.lead@school.example",
+        "office.self@school.example",
+    }
+    assert all("Only a designated safeguarding lead" in row.reason for row in report.refused)
+    assert staff("new.lead@school.example") is None

@@ -23,7 +23,8 @@ def status_for(client, sign_in, user, number, *, stepped_up=False, step_up=None)
 
 
 # (who, stepped up?, expected status) for an ordinary incident about Ada (class 4B),
-# recorded by a member of staff. Default rules alert slt, pastoral and Ada's class teacher.
+# recorded by a member of staff. Default rules alert dsl, slt, pastoral and Ada's class
+# teacher; late_dsl became a dsl after it was recorded, so was not alerted.
 ORDINARY = [
     ("staff", False, 200),  # the author
     ("teacher", False, 200),  # Ada's class teacher, alerted
@@ -31,8 +32,9 @@ ORDINARY = [
     ("pastoral", False, 200),  # alerted
     ("other_teacher", False, 403),  # another class, not alerted
     ("other_teacher", True, 403),  # review covers only their own class
-    ("dsl", False, 403),  # not alerted to ordinary incidents; review needs a step-up
-    ("dsl", True, 200),
+    ("dsl", False, 200),  # alerted
+    ("late_dsl", False, 403),  # not alerted; review needs a step-up
+    ("late_dsl", True, 200),
     ("bystander", False, 403),  # other staff
     ("admin", False, 403),  # the office never reads content
 ]
@@ -44,6 +46,7 @@ def test_who_may_open_an_ordinary_incident(
 ):
     school.bystander = make_user(Role.STAFF, full_name="By Stander")
     number = record_incident(school.staff, school.ada, files=[Upload("note.pdf", PDF)])
+    school.late_dsl = make_user(Role.DSL, full_name="Dee Later")
     user = getattr(school, who)
     assert status_for(client, sign_in, user, number, stepped_up=stepped_up, step_up=step_up) == (
         expected
@@ -81,10 +84,10 @@ def test_who_may_open_a_sensitive_incident(
 
 
 def test_a_reviewer_is_offered_the_step_up_instead_of_a_bare_refusal(
-    client, sign_in, school, record_incident
+    client, sign_in, school, make_user, record_incident
 ):
     number = record_incident(school.staff, school.ada)
-    sign_in(school.dsl)
+    sign_in(make_user(Role.DSL, full_name="Dee Later"))  # a dsl since: not alerted
     page = client.get(f"/incidents/{number}")
     assert page.status_code == 403
     assert f"/passkeys/step-up?next=/incidents/{number}" in page.get_data(as_text=True)
@@ -190,3 +193,21 @@ def test_download_goes_through_the_same_check_for_an_unknown_file(
     number = record_incident(school.staff, school.ada)
     sign_in(school.staff)
     assert client.get(f"/incidents/{number}/files/999999").status_code == 404
+
+
+@pytest.mark.parametrize("who", ["other_teacher", "late_dsl", "admin"])
+def test_an_outsider_gets_403_for_a_file_whether_it_exists_or_not(
+    client, sign_in, school, make_user, record_incident, who
+):
+    """403 for every file id: a 404 for some would tell an outsider which attachments exist."""
+    number = record_incident(school.staff, school.ada, files=[Upload("note.pdf", PDF)])
+    school.late_dsl = make_user(Role.DSL, full_name="Dee Later")  # not alerted
+    other = record_incident(school.staff, school.ben, files=[Upload("other.pdf", PDF)])
+    real = _file_id(client.application, number)
+    elsewhere = _file_id(client.application, other)
+    sign_in(getattr(school, who))
+    statuses = {
+        file_id: client.get(f"/incidents/{number}/files/{file_id}").status_code
+        for file_id in (real, elsewhere, 999999, 2**31, int("9" * 30))
+    }
+    assert statuses == dict.fromkeys(statuses, 403)

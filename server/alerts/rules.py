@@ -72,7 +72,7 @@ REASON_LABELS = {
     Reason.SLT: "Senior leadership",
     Reason.PASTORAL: "Pastoral",
     Reason.STAFF: "All staff",
-    Reason.CLASS_TEACHER: "The pupil's class teacher",
+    Reason.CLASS_TEACHER: "Class teacher of the pupil",
     Reason.CHOSEN: "Chosen by the author",
     Reason.AUTHOR: "Author of the incident",
     Reason.ASSIGNEE: "Assigned the action",

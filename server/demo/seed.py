@@ -19,7 +19,8 @@ from server.demo.names import FIRST_NAMES, PREFERRED_SURNAMES, SHORT_NAMES, SURN
 from server.extensions import db
 from server.incidents.vocabulary import install_default_vocabulary
 from server.pupils.models import Pupil
-from server.pupils.roster_import import import_pupils, import_staff
+from server.pupils.pupil_import import import_pupils
+from server.pupils.staff_import import import_staff
 from server.pupils.upn import make_upn
 from server.pupils.years import birth_window
 

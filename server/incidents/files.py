@@ -166,16 +166,26 @@ def download_name(original_name: str, content_type: str) -> str:
 # --- Removing location metadata ----------------------------------------------------------
 
 
+_UNREADABLE_IMAGE = (
+    "This image could not be checked for location data, so it cannot be attached. "
+    "Save it again as a JPEG or PNG (or take a screenshot of it) and attach that."
+)
+# What a stripper's reading of damaged or crafted bytes can raise.
+_PARSING_ERRORS = (IndexError, KeyError, ValueError, OverflowError, struct.error)
+
+
 def strip_location(content_type: str, data: bytes) -> bytes:
-    if content_type == "image/jpeg":
-        return strip_jpeg_metadata(data)
-    if content_type == "image/png":
-        return strip_png_metadata(data)
-    if content_type == "image/webp":
-        return strip_webp_metadata(data)
-    if content_type == "image/heic":
-        return strip_heic_metadata(data)
-    return data
+    """`data` with its location metadata removed, or FileRefused when the image cannot be
+    read well enough to be sure of that: never any other error, whatever the bytes."""
+    stripper = _STRIPPERS.get(content_type)
+    if stripper is None:
+        return data
+    try:
+        return stripper(data)
+    except FileRefused:
+        raise
+    except _PARSING_ERRORS:
+        raise FileRefused(_UNREADABLE_IMAGE) from None
 
 
 def strip_jpeg_metadata(data: bytes) -> bytes:
@@ -185,7 +195,8 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
     position = 2
     while position + 4 <= len(data):
         if data[position] != 0xFF:
-            break
+            # Not a segment where one must be: what follows cannot be checked for metadata.
+            raise ValueError("JPEG segments out of step")
         marker = data[position + 1]
         if marker == 0xD9 or marker == 0xDA:  # end of image, or start of scan: the rest is data
             break
@@ -310,6 +321,14 @@ def _uint(data: bytes, position: int, size: int) -> tuple[int, int]:
     return int.from_bytes(data[position : position + size], "big"), position + size
 
 
+_STRIPPERS = {
+    "image/jpeg": strip_jpeg_metadata,
+    "image/png": strip_png_metadata,
+    "image/webp": strip_webp_metadata,
+    "image/heic": strip_heic_metadata,
+}
+
+
 def _blank_heic_items(data: bytes) -> bytes:
     meta = _child(data, 0, len(data), b"meta")
     if meta is None:
@@ -359,6 +378,8 @@ def _item_extents(data, start, end, wanted, idat) -> list[tuple[int, int]]:
     count, position = _uint(data, position + 2, 2 if version < 2 else 4)
     extents = []
     for _ in range(count):
+        if position >= end:  # a count larger than the box holds: stop, do not spin
+            raise ValueError("item locations run past their box")
         item_id, position = _uint(data, position, 2 if version < 2 else 4)
         method = 0
         if version in (1, 2):
@@ -368,6 +389,8 @@ def _item_extents(data, start, end, wanted, idat) -> list[tuple[int, int]]:
         base, position = _uint(data, position, base_size)
         extent_count, position = _uint(data, position, 2)
         for _ in range(extent_count):
+            if position > end:
+                raise ValueError("item extents run past their box")
             position += index_size
             offset, position = _uint(data, position, offset_size)
             length, position = _uint(data, position, length_size)

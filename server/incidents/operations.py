@@ -15,6 +15,7 @@ from server.extensions import db
 from server.incidents import files as file_store
 from server.incidents import policy
 from server.incidents.errors import IncidentRefused
+from server.incidents.ids import parse_id, parse_ids
 from server.incidents.models import (
     CORRECTION_KINDS,
     STATUS_KINDS,
@@ -28,8 +29,14 @@ from server.incidents.models import (
 MAX_NOTE_CHARS = 20_000
 
 
+def find_incident(number: int) -> Incident | None:
+    if parse_id(number) is None:
+        return None
+    return db.session.scalar(select(Incident).where(Incident.number == number))
+
+
 def incident_by_number(number: int) -> Incident:
-    incident = db.session.scalar(select(Incident).where(Incident.number == number))
+    incident = find_incident(number)
     if incident is None:
         abort(404)
     return incident
@@ -53,10 +60,11 @@ def open_incident(user: User, number: int) -> tuple[Incident, str]:
 def open_file(user: User, number: int, file_id: int) -> tuple[IncidentFile, bytes]:
     """An attached file's content, through the same permission check, audited."""
     incident = incident_by_number(number)
-    attached = db.session.get(IncidentFile, file_id)
+    # Permission first: an outsider must not learn which file ids exist (403, not 404).
+    policy.require_view(user, incident)
+    attached = db.session.get(IncidentFile, file_id) if parse_id(file_id) is not None else None
     if attached is None or attached.incident_id != incident.id:
         abort(404)
-    policy.require_view(user, incident)
     record(
         "incident.file_downloaded",
         object_type="incident",
@@ -68,28 +76,56 @@ def open_file(user: User, number: int, file_id: int) -> tuple[IncidentFile, byte
     return attached, file_store.load(attached.stored_name)
 
 
+# --- Who may post to an incident: asked by the views before they read what was sent, and
+# again by each domain function, so an outsider meets 403 whatever the form holds.
+
+
+def require_may_add_action(user: User, incident: Incident) -> None:
+    if not policy.can_add_action(user, incident, g.get("user_session")):
+        raise IncidentRefused("You cannot add actions to this incident.", status=403)
+
+
+def require_may_change_status(user: User, incident: Incident) -> None:
+    if not policy.can_change_status(user, incident, g.get("user_session")):
+        raise IncidentRefused("You cannot change the status of this incident.", status=403)
+
+
+def require_may_correct(user: User, incident: Incident) -> None:
+    session_row = g.get("user_session")
+    if policy.can_correct(user, incident, session_row):
+        return
+    if policy.can_view(user, incident, session_row) and policy.can_see_corrections(user):
+        raise IncidentRefused(
+            "Confirm it is you with your passkey first, then make the correction.", status=403
+        )
+    raise IncidentRefused("Only a designated safeguarding lead can correct a record.", status=403)
+
+
 def add_action(
     author: User,
     incident: Incident,
     text: str,
-    assignee_id: int | None = None,
+    assignee_id: int | str | None = None,
     due_on: date | None = None,
     on_behalf_name: str | None = None,
     on_behalf_role: str | None = None,
 ) -> Action:
-    if not policy.can_add_action(author, incident, g.get("user_session")):
-        raise IncidentRefused("You cannot add actions to this incident.", status=403)
+    """Append an action. `assignee_id` may be the form's string: it is checked here."""
+    require_may_add_action(author, incident)
     errors: dict[str, str] = {}
     text = (text or "").strip()
     if not text:
         errors["text"] = "Write what was done or needs doing."
     elif len(text) > MAX_NOTE_CHARS:
         errors["text"] = "The action must be 20,000 characters or fewer."
-    assignee = db.session.get(User, assignee_id) if assignee_id is not None else None
-    if assignee_id is not None and (
-        assignee is None or not policy.may_see_incident_if_alerted(assignee, incident)
-    ):
-        errors["assignee_id"] = "Assign it to someone who may see this incident."
+    assignee = None
+    if assignee_id is not None:
+        parsed = parse_id(assignee_id)
+        assignee = db.session.get(User, parsed) if parsed is not None else None
+        if parsed is None:
+            errors["assignee_id"] = "That is not a valid member of staff. Choose from the list."
+        elif assignee is None or not policy.may_see_incident_if_alerted(assignee, incident):
+            errors["assignee_id"] = "Assign it to someone who may see this incident."
     if due_on is not None and due_on < school_today():
         errors["due_on"] = "The due date cannot be in the past."
     name, role = (on_behalf_name or "").strip(), (on_behalf_role or "").strip()
@@ -134,8 +170,7 @@ _STATUS_REFUSALS = {
 
 
 def change_status(user: User, incident: Incident, kind: str, note: str) -> IncidentEvent:
-    if not policy.can_change_status(user, incident, g.get("user_session")):
-        raise IncidentRefused("You cannot change the status of this incident.", status=403)
+    require_may_change_status(user, incident)
     if kind not in STATUS_KINDS:
         raise IncidentRefused("Choose a status.", {"kind": "Choose a status."})
     note = (note or "").strip()
@@ -153,18 +188,12 @@ def correct_incident(
     incident: Incident,
     kind: str,
     reason: str,
-    category_ids: list[int] | None = None,
+    category_ids: list[int | str] | None = None,
 ) -> IncidentEvent:
-    """Mark entered in error, or re-categorise: appended, the original kept (SPEC §3)."""
-    session_row = g.get("user_session")
-    if not policy.can_correct(dsl, incident, session_row):
-        if policy.can_view(dsl, incident, session_row) and policy.can_see_corrections(dsl):
-            raise IncidentRefused(
-                "Confirm it is you with your passkey first, then make the correction.",
-                status=403,
-            )
-        message = "Only a designated safeguarding lead can correct a record."
-        raise IncidentRefused(message, status=403)
+    """Mark entered in error, or re-categorise: appended, the original kept (SPEC §3).
+
+    `category_ids` may be the form's strings: they are checked here."""
+    require_may_correct(dsl, incident)
     if kind not in CORRECTION_KINDS:
         raise IncidentRefused("Choose a correction.", {"kind": "Choose a correction."})
     reason = (reason or "").strip()
@@ -182,8 +211,11 @@ def correct_incident(
     return event
 
 
-def _new_categories(incident: Incident, category_ids: list[int]) -> list[Category]:
-    ids = list(dict.fromkeys(category_ids))
+def _new_categories(incident: Incident, category_ids: list[int | str]) -> list[Category]:
+    ids = parse_ids(category_ids)
+    if ids is None:
+        message = "That is not a valid category. Choose categories from the list."
+        raise IncidentRefused(message, {"category_ids": message})
     categories = [db.session.get(Category, i) for i in ids]
     if not ids or any(c is None or not c.active for c in categories):
         message = "Choose at least one category from the list."

@@ -14,17 +14,9 @@ from server.incidents import policy
 from server.incidents.errors import IncidentRefused
 from server.incidents.files import MAX_FILE_BYTES, Upload
 from server.incidents.forms import StatusForm, action_form, correction_form
+from server.incidents.ids import parse_ids
 from server.incidents.models import STATUS_KINDS, Category, Incident
 from server.pupils.models import year_label
-
-
-def _optional_int(name: str) -> int | None:
-    value = (request.form.get(name) or "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise IncidentRefused("Choose from the list.", {name: "Choose from the list."})
-    return int(value)
 
 
 def _optional_date(name: str) -> date | None:
@@ -37,10 +29,11 @@ def _optional_date(name: str) -> date | None:
         raise IncidentRefused("Enter a real date.", {name: "Enter a real date."}) from None
 
 
-def action_fields(incident: Incident) -> dict[str, Any]:
+def action_fields() -> dict[str, Any]:
+    """The action form as sent; the id is checked where the rule lives, in add_action."""
     return {
         "text": request.form.get("text", ""),
-        "assignee_id": _optional_int("assignee_id"),
+        "assignee_id": request.form.get("assignee_id") or None,
         "due_on": _optional_date("due_on"),
         "on_behalf_name": request.form.get("on_behalf_name", ""),
         "on_behalf_role": request.form.get("on_behalf_role", ""),
@@ -52,13 +45,11 @@ def status_fields() -> tuple[str, str]:
 
 
 def correction_fields() -> dict[str, Any]:
-    ids = request.form.getlist("category_ids")
-    if not all(value.isdigit() for value in ids):
-        raise IncidentRefused("Choose categories from the list.", {"category_ids": "Choose again."})
+    """The correction form as sent; the ids are checked in correct_incident."""
     return {
         "kind": request.form.get("kind", ""),
         "reason": request.form.get("reason", ""),
-        "category_ids": [int(value) for value in ids],
+        "category_ids": request.form.getlist("category_ids"),
     }
 
 
@@ -91,13 +82,11 @@ def preview_ids(body: Any) -> tuple[list[int], list[int], list[int]]:
         raise IncidentRefused("The request could not be read.", {"body": "Send JSON."})
 
     def ids(value: Any, name: str) -> list[int]:
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in value
-        ):
-            raise IncidentRefused("The request could not be read.", {name: "A list of ids."})
-        return list(dict.fromkeys(value))
+        parsed = parse_ids(value)
+        if parsed is None:
+            message = "That is not a valid list of ids."
+            raise IncidentRefused(f"The request could not be read: {message}", {name: message})
+        return parsed
 
     pupil_ids = ids([body["pupil_id"]] if body.get("pupil_id") is not None else [], "pupil_id")
     linked = ids(body.get("linked_pupil_ids"), "linked_pupil_ids")

@@ -19,7 +19,7 @@ from server.auth.access import requires
 from server.auth.models import User
 from server.auth.roles import Permission
 from server.extensions import csrf, db
-from server.incidents import bp, form_data, operations, page
+from server.incidents import bp, form_data, operations, page, policy
 from server.incidents.errors import IncidentRefused
 from server.incidents.files import MAX_FILE_BYTES, MAX_FILES, download_name
 from server.incidents.policy import READS_INCIDENTS, StepUpNeeded
@@ -37,13 +37,21 @@ def refused(error: IncidentRefused):
     db.session.rollback()
     if wants_json():
         return jsonify(error.to_json()), error.status
-    if error.status == 403:
+    which = page.FORM_OF_ENDPOINT.get(request.endpoint)
+    incident = operations.find_incident((request.view_args or {}).get("number"))
+    if (
+        error.status == 403
+        or which is None
+        or incident is None
+        or not policy.can_view(_me(), incident, g.get("user_session"))
+    ):
+        # Nothing of the incident is shown to someone who may not read it.
+        title = "Forbidden" if error.status == 403 else "Not accepted"
         return render_template(
-            "errors/error.html", status=403, title="Forbidden", message=error.message
-        ), 403
+            "errors/error.html", status=error.status, title=title, message=error.message
+        ), error.status
     # A refused form on the incident page: show the page again, with what was typed kept.
-    incident, _access = operations.open_incident(_me(), request.view_args["number"])
-    which = page.FORM_OF_ENDPOINT[request.endpoint]
+    incident, _access = operations.open_incident(_me(), incident.number)
     context = page.incident_page(_me(), incident, g.get("user_session"), (which, error))
     db.session.commit()
     return render_template("incidents/show.html", **context), error.status
@@ -122,7 +130,8 @@ def show(number: int):
 @requires(*READS_INCIDENTS)  # which incident: policy.py
 def add_action(number: int):
     incident = operations.incident_by_number(number)
-    operations.add_action(_me(), incident, **page.action_fields(incident))
+    operations.require_may_add_action(_me(), incident)  # before anything sent is read
+    operations.add_action(_me(), incident, **page.action_fields())
     db.session.commit()
     flash("Action added.", "success")
     return redirect(url_for("incidents.show", number=number, _anchor="actions"))
@@ -132,6 +141,7 @@ def add_action(number: int):
 @requires(Permission.REVIEW_ALL)
 def change_status(number: int):
     incident = operations.incident_by_number(number)
+    operations.require_may_change_status(_me(), incident)  # before anything sent is read
     kind, note = page.status_fields()
     operations.change_status(_me(), incident, kind, note)
     db.session.commit()
@@ -143,6 +153,7 @@ def change_status(number: int):
 @requires(Permission.CORRECT_RECORDS)
 def correct(number: int):
     incident = operations.incident_by_number(number)
+    operations.require_may_correct(_me(), incident)  # before anything sent is read
     operations.correct_incident(_me(), incident, **page.correction_fields())
     db.session.commit()
     flash("Correction recorded. The original record is kept.", "success")

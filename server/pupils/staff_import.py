@@ -138,7 +138,7 @@ def _apply_staff(staff: _Staff, row: StaffRow, by: User | None) -> tuple[str, Ch
     user = staff.users.get(normalise_email(row.email))
     if user is None:
         user = accounts.create_user(
-            email=row.email, full_name=row.full_name, initials=row.initials, roles=roles
+            email=row.email, full_name=row.full_name, initials=row.initials, roles=roles, by=by
         )
         staff.users[user.email.lower()] = user
         if row.classes:
@@ -153,6 +153,7 @@ def _apply_staff(staff: _Staff, row: StaffRow, by: User | None) -> tuple[str, Ch
         full_name=row.full_name,
         initials=row.initials or user.initials,
         roles=roles,
+        by=by,
     )
     after = (user.email, user.full_name, user.initials, user.roles)
     changes = [
