@@ -326,3 +326,14 @@ def test_only_the_office_edits_the_rules(client, make_user, sign_in, step_up, ro
     sign_in(make_user(role))
     step_up()
     assert client.post("/alerts/rules", data={"sensitive_incident": ["dsl"]}).status_code == 403
+
+
+def test_the_dsl_cannot_be_taken_off_the_every_incident_rule(app, app_context, school):
+    """Disclosures are not a sensitive category: without this rule they would miss the DSL."""
+    with pytest.raises(AlertError) as refused:
+        operations.set_rules(
+            {**DEFAULT_RULES, Event.INCIDENT: {"slt", "pastoral", "class_teacher"}},
+            by=user(school.admin),
+        )
+    assert "must be alerted to every incident" in refused.value.message
+    assert rules.current_rules() == DEFAULT_RULES

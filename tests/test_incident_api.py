@@ -562,3 +562,35 @@ def test_an_incident_number_too_large_for_any_id_is_not_found(client, sign_in, s
     sign_in(school.staff)
     assert client.get("/incidents/" + "9" * 40).status_code == 404
     assert client.get(f"/incidents/{2**31}/files/1").status_code == 404
+
+
+@pytest.mark.parametrize("as_multipart", [False, True], ids=["json", "multipart"])
+def test_json_nested_too_deep_to_read_is_refused_not_a_500(
+    app, client, sign_in, school, as_multipart
+):
+    sign_in(school.staff)
+    before = counts(app)
+    deep = "[" * 100_000
+    if as_multipart:
+        response = client.post(
+            "/api/incidents", data={"incident": deep}, content_type="multipart/form-data"
+        )
+    else:
+        response = client.post("/api/incidents", data=deep, content_type="application/json")
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == {"incident": "Send the incident as JSON."}
+    assert counts(app) == before
+    preview = client.post("/api/alert-preview", data=deep, content_type="application/json")
+    assert preview.status_code == 422
+    assert preview.get_json()["error"] == "invalid"
+
+
+def test_an_incident_nested_deeper_than_any_incident_is_refused(app, client, sign_in, school):
+    """Deeper than any incident (a crafted one deep enough could not be hashed): refused."""
+    sign_in(school.staff)
+    before = counts(app)
+    body = json.dumps(payload(school))[:-1] + ', "extra": ' + "[" * 200 + "]" * 200 + "}"
+    response = client.post("/api/incidents", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == {"incident": "Not an incident."}
+    assert counts(app) == before

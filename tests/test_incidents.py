@@ -12,8 +12,8 @@ import time_machine
 from server.audit.models import AuditEvent
 from server.auth.models import User
 from server.extensions import db
+from server.ids import parse_id, parse_ids
 from server.incidents.errors import IncidentRefused
-from server.incidents.ids import parse_id, parse_ids
 from server.incidents.models import Incident
 from server.incidents.submission import DSL_ONLY_REFUSAL, submit_incident
 
@@ -320,4 +320,14 @@ def test_submit_incident_refuses_a_moment_before_1900(app, school, year):
     assert refused.value.fields == {
         "occurred_at": "The date it happened is too long ago: check the year."
     }
+    assert incident_count(app) == 0
+
+
+def test_submit_incident_refuses_a_payload_nested_deeper_than_any_incident(app, school):
+    nested: list = []
+    for _ in range(2000):
+        nested = [nested]
+    with pytest.raises(IncidentRefused) as refused:
+        submit(app, school.staff, base_payload(school, extra=nested))
+    assert refused.value.fields == {"incident": "Not an incident."}
     assert incident_count(app) == 0

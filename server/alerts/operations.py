@@ -21,6 +21,7 @@ from server.auth.roles import Permission
 from server.clock import utcnow
 from server.errors import Refused
 from server.extensions import db
+from server.ids import parse_id
 from server.incidents.models import (
     Action,
     Category,
@@ -77,10 +78,7 @@ class Preview:
 
 
 def _as_id(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return parse_id(value)
 
 
 def _chosen(author: User, extra_ids, sensitive: bool, already: set[int]):
@@ -449,6 +447,12 @@ def alert_summary(alert: Alert) -> dict:
 # --- Editing the rules (admin) ------------------------------------------------------------
 
 DSL_REQUIRED = "The designated safeguarding lead must always be alerted to Safeguarding incidents."
+# Disclosures are recorded as "Cause for concern – Safeguarding disclosure", which is not a
+# sensitive category: the every-incident rule is the only way they reach the DSL.
+DSL_REQUIRED_FOR_EVERY_INCIDENT = (
+    "The designated safeguarding lead must be alerted to every incident: safeguarding "
+    "disclosures reach them only this way."
+)
 
 
 def set_rules(chosen: dict, *, by: User) -> bool:
@@ -496,6 +500,8 @@ def _clean_rules(chosen: dict) -> rules.Rules:
                 wanted[event].add(recipient)
     if Reason.DSL not in wanted[rules.Event.SENSITIVE_INCIDENT]:
         problems.append(DSL_REQUIRED)
+    if Reason.DSL not in wanted[rules.Event.INCIDENT]:
+        problems.append(DSL_REQUIRED_FOR_EVERY_INCIDENT)
     if problems:
         raise AlertError(" ".join(dict.fromkeys(problems)), 422)
     return {event: frozenset(recipients) for event, recipients in wanted.items()}

@@ -12,10 +12,10 @@ from server.audit.operations import record
 from server.auth.models import User
 from server.clock import school_today, utcnow
 from server.extensions import db
+from server.ids import parse_id, parse_ids
 from server.incidents import files as file_store
 from server.incidents import policy
 from server.incidents.errors import IncidentRefused
-from server.incidents.ids import parse_id, parse_ids
 from server.incidents.models import (
     CORRECTION_KINDS,
     STATUS_KINDS,

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from server.alerts.operations import not_yet_read, readers
 from server.auth.models import User, UserSession
 from server.extensions import db
+from server.ids import parse_ids
 from server.incidents import policy
 from server.incidents.errors import IncidentRefused
 from server.incidents.files import MAX_FILE_BYTES, Upload
 from server.incidents.forms import StatusForm, action_form, correction_form
-from server.incidents.ids import parse_ids
 from server.incidents.models import STATUS_KINDS, Category, Incident
 from server.pupils.models import year_label
 
@@ -53,13 +53,26 @@ def correction_fields() -> dict[str, Any]:
     }
 
 
+def _loads(text: str) -> Any:
+    """JSON text as Python, or None when it is not JSON (nesting too deep to read included)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def request_json() -> Any:
+    """The request's JSON body, or None when it is not JSON."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # "[[[[…" thousands deep: not an incident, and not a 500 either
+        return None
+
+
 def submission_from_request() -> tuple[dict, list[Upload]]:
     """The incident (JSON, alone or as the `incident` part of a multipart body) and its files."""
     if request.mimetype == "multipart/form-data":
-        try:
-            payload = json.loads(request.form.get("incident") or "null")
-        except ValueError:
-            payload = None
+        payload = _loads(request.form.get("incident") or "null")
         uploads = [
             # Reading one byte past the limit is enough to refuse a file as too large.
             Upload(part.filename or "", part.stream.read(MAX_FILE_BYTES + 1))
@@ -68,7 +81,7 @@ def submission_from_request() -> tuple[dict, list[Upload]]:
         # A file input left empty still sends a part, with no name and no content.
         uploads = [upload for upload in uploads if upload.filename or upload.data]
     else:
-        payload, uploads = request.get_json(silent=True), []
+        payload, uploads = request_json(), []
     if not isinstance(payload, dict):
         raise IncidentRefused(
             "The incident could not be read.", {"incident": "Send the incident as JSON."}
@@ -85,7 +98,7 @@ def preview_ids(body: Any) -> tuple[list[int], list[int], list[int]]:
         parsed = parse_ids(value)
         if parsed is None:
             message = "That is not a valid list of ids."
-            raise IncidentRefused(f"The request could not be read: {message}", {name: message})
+            raise IncidentRefused(f"{name} is not a valid list of ids.", {name: message})
         return parsed
 
     pupil_ids = ids([body["pupil_id"]] if body.get("pupil_id") is not None else [], "pupil_id")

@@ -96,8 +96,7 @@ def staff():
 @bp.post("/api/alert-preview")
 @requires(Permission.RECORD_INCIDENTS)
 def alert_preview():
-    body = request.get_json(silent=True)
-    ids = page.preview_ids(body)
+    ids = page.preview_ids(page.request_json())
     return jsonify(preview_recipients(_me(), *ids).to_json())
 
 

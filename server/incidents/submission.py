@@ -21,9 +21,9 @@ from server.auth.models import User
 from server.auth.roles import Permission
 from server.clock import to_local, utcnow
 from server.extensions import db
+from server.ids import parse_id, parse_ids
 from server.incidents import files as file_store
 from server.incidents.errors import IncidentRefused
-from server.incidents.ids import parse_id, parse_ids
 from server.incidents.models import (
     BODY_MARK_KINDS,
     BODY_SIDES,
@@ -44,6 +44,7 @@ CLOCK_TOLERANCE = timedelta(minutes=5)
 EARLIEST_OCCURRENCE = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_ACCOUNT_CHARS = 100_000
 MAX_BODY_MARKS = 60
+MAX_NESTING = 8
 DSL_ONLY_REFUSAL = (
     "Only designated safeguarding leads can choose Safeguarding categories. "
     "Choose “Cause for concern – Safeguarding disclosure” instead."
@@ -92,8 +93,8 @@ def submit_incident(
     """Record an incident for `author`, or raise IncidentRefused having written nothing."""
     if not author.can(Permission.RECORD_INCIDENTS):
         raise IncidentRefused("You cannot record incidents.", status=403)
-    if not isinstance(payload, dict):
-        raise IncidentRefused("The incident could not be read.", {"incident": "Not an object."})
+    if not isinstance(payload, dict) or _too_deep(payload):
+        raise IncidentRefused("The incident could not be read.", {"incident": "Not an incident."})
     client_uuid = _parse_uuid(payload.get("uuid"))
     digest = content_digest(payload, uploads)
     _serialise_numbering()
@@ -103,6 +104,21 @@ def submit_incident(
     draft = parse_payload(author, payload)
     checked = _check_uploads(uploads)
     return _write(author, client_uuid, digest, draft, checked)
+
+
+def _too_deep(payload: dict) -> bool:
+    """Nested deeper than any incident is (body marks are three deep): refused before hashing,
+    which would otherwise run out of recursion on a crafted payload."""
+    stack = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return True
+        if isinstance(value, dict):
+            stack.extend((child, depth + 1) for child in value.values())
+        elif isinstance(value, list):
+            stack.extend((child, depth + 1) for child in value)
+    return False
 
 
 def content_digest(payload: dict[str, Any], uploads: Sequence[file_store.Upload]) -> str:
