@@ -59,6 +59,15 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     MAX_CONTENT_LENGTH = _env_int("HAVEN_MAX_UPLOAD_BYTES", 21 * 1024 * 1024)
 
+    # When set (comma-separated, e.g. "larkfield.sch.uk"), new staff accounts and changed email
+    # addresses must be at one of these domains, so nobody can create an account at an address
+    # of their own.
+    STAFF_EMAIL_DOMAINS = frozenset(
+        domain.strip().lower()
+        for domain in os.environ.get("HAVEN_STAFF_EMAIL_DOMAINS", "").split(",")
+        if domain.strip()
+    )
+
     # Passwords (SPEC §9): the school's rule, configurable.
     PASSWORD_MIN_LENGTH = _env_int("HAVEN_PASSWORD_MIN_LENGTH", 8)
     PASSWORD_MAX_LENGTH = 128

@@ -7,9 +7,11 @@ import pytest
 from sqlalchemy import func, select
 
 from server.audit.models import AuditEvent
+from server.auth.models import User
 from server.auth.roles import Role
 from server.extensions import db
 from server.pupils.models import Pupil, SchoolClass
+from server.pupils.operations import RosterError, set_class_teachers
 from server.pupils.upn import make_upn
 
 HEADER = "UPN,Legal Forename,Legal Surname,Preferred Forename,DOB,Year,Reg Group"
@@ -296,3 +298,15 @@ def test_admin_index_links_to_the_roster(client, admin):
     page = client.get("/admin/").get_data(as_text=True)
     for path in ("/admin/classes", "/admin/pupils", "/admin/roster/import"):
         assert f'href="{path}"' in page
+
+
+def test_nobody_makes_themselves_a_class_teacher(app_context, make_user):
+    """A class's teacher is alerted to its incidents: not a choice to make for oneself."""
+    both = db.session.get(User, make_user(Role.ADMIN, Role.CLASS_TEACHER).id)
+    school_class = SchoolClass(name="3 Rowan", year_group="3")
+    db.session.add(school_class)
+    db.session.flush()
+    with pytest.raises(RosterError) as refused:
+        set_class_teachers(school_class, [str(both.id)], by=both)
+    assert refused.value.status == 403 and "yourself" in refused.value.message
+    assert school_class.teachers == []

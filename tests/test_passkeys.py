@@ -699,9 +699,27 @@ def test_nobody_revokes_someone_elses_passkey_from_their_own_page(
     assert stored_passkey(app, passkey_id).revoked_at is None
 
 
+def test_only_a_dsl_removes_the_passkeys_of_someone_who_sees_safeguarding(
+    app, make_user, client, sign_in, step_up, make_passkey
+):
+    """Otherwise the office could leave a DSL's account guarded by the password alone."""
+    passkey_id = make_passkey(make_user(Role.SLT, full_name="Senior Person"))
+    owner_id = stored_passkey(app, passkey_id).user_id
+    sign_in(make_user(Role.ADMIN))
+    step_up()
+    refused = client.post(f"/admin/users/{owner_id}/passkeys/{passkey_id}/revoke")
+    assert refused.status_code in (302, 403)
+    assert stored_passkey(app, passkey_id).revoked_at is None
+    client.post("/auth/sign-out")
+    sign_in(make_user(Role.DSL))
+    step_up()
+    client.post(f"/admin/users/{owner_id}/passkeys/{passkey_id}/revoke")
+    assert stored_passkey(app, passkey_id).revoked_at is not None
+
+
 def test_an_admin_revokes_a_users_passkey(app, make_user, client, sign_in, step_up, make_passkey):
     admin = make_user(Role.ADMIN)
-    person = make_user(Role.DSL, full_name="Robin Vale")
+    person = make_user(Role.CLASS_TEACHER, full_name="Robin Vale")
     passkey_id = make_passkey(person, name="Robin's iPad")
     sign_in(admin)
     step_up()
@@ -719,7 +737,7 @@ def test_an_admin_revokes_a_users_passkey(app, make_user, client, sign_in, step_
 
 
 def test_revoke_rules_in_the_domain(app, make_user, make_passkey):
-    owner, admin, other = make_user(Role.DSL), make_user(Role.ADMIN), make_user(Role.SLT)
+    owner, admin, other = make_user(Role.CLASS_TEACHER), make_user(Role.ADMIN), make_user(Role.SLT)
     passkey_id = make_passkey(owner)
     with app.test_request_context():
         passkey = db.session.get(PasskeyCredential, passkey_id)

@@ -272,3 +272,52 @@ def test_changing_an_email_ends_sessions_and_reset_links(app, dsl_client, make_u
     assert edit(dsl_client, person, email="moved@school.example").status_code == 302
     assert their_device.get("/").status_code == 302
     assert dsl_client.get(f"/auth/reset-password/{token}").status_code == 410
+
+
+def test_an_admin_cannot_take_over_a_teachers_account_by_email(app, admin_client, make_user):
+    """A new email means the reset link goes there: the office could read what the teacher can."""
+    teacher = make_user(Role.CLASS_TEACHER, full_name="Carl Teacher")
+    response = edit(admin_client, teacher, email="office.alt@elsewhere.example")
+    assert response.status_code == 403
+    assert find_user(app, teacher.email) is not None
+
+
+def test_an_admin_still_disables_and_renames_teachers(app, admin_client, make_user):
+    teacher = make_user(Role.CLASS_TEACHER, full_name="Carl Teacher")
+    assert edit(admin_client, teacher, full_name="Carl Teacher-Jones", active="").status_code == 302
+    changed = find_user(app, teacher.email)
+    assert changed.full_name == "Carl Teacher-Jones" and changed.active is False
+
+
+@pytest.mark.parametrize("reader_role", ["staff", "class_teacher"])
+def test_nobody_but_a_dsl_gives_an_administrator_incident_access(
+    app, admin_client, make_user, reader_role
+):
+    other_admin = make_user(Role.ADMIN, full_name="Second Admin")
+    assert edit(admin_client, other_admin, roles=["admin", reader_role]).status_code == 403
+    assert find_user(app, other_admin.email).roles == {Role.ADMIN}
+    created = admin_client.post(
+        "/admin/users/new",
+        data={
+            "full_name": "Both Hats",
+            "email": "both@school.example",
+            "roles": ["admin", reader_role],
+        },
+    )
+    assert created.status_code == 403
+    assert find_user(app, "both@school.example") is None
+
+
+def test_new_accounts_must_use_the_schools_domain_when_set(app, admin_client, monkeypatch):
+    monkeypatch.setitem(app.config, "STAFF_EMAIL_DOMAINS", frozenset({"school.example"}))
+    refused = admin_client.post(
+        "/admin/users/new",
+        data={"full_name": "Out Side", "email": "me@gmail.example", "roles": ["staff"]},
+    )
+    assert refused.status_code == 422
+    assert "school email address (school.example)" in refused.get_data(as_text=True)
+    accepted = admin_client.post(
+        "/admin/users/new",
+        data={"full_name": "In Side", "email": "in.side@school.example", "roles": ["staff"]},
+    )
+    assert accepted.status_code == 302

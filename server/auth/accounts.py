@@ -3,6 +3,7 @@
 import re
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy import func, select
 
 from server.audit.operations import record
@@ -55,20 +56,25 @@ def email_taken(email: str, *, except_user: User | None = None) -> bool:
     return db.session.scalar(query) is not None
 
 
-# Roles that can see Safeguarding incidents. Only a DSL may give or take them away, or change
-# the sign-in (email) of someone who holds them: otherwise whoever manages accounts (the office)
-# could make themselves, or an address they control, able to read every safeguarding record.
+# Whoever manages accounts (the office) must never be able to read incident content, directly
+# or by taking over an account that can. So these are a DSL's decisions, never the office's:
+# the roles that see Safeguarding; the email (so the sign-in and reset links) of an account that
+# reads incidents; and giving incident access to someone who also administers accounts.
 SENSITIVE_ROLES = frozenset(
     role for role, granted in ROLE_PERMISSIONS.items() if Permission.SEE_SENSITIVE in granted
 )
+READER_ROLES = frozenset(role for role in Role if role is not Role.ADMIN)
 ONLY_DSL_MESSAGE = (
-    "Only a designated safeguarding lead can give or take away the designated safeguarding "
-    "lead, senior leadership or pastoral roles, or change the account of someone who holds them."
+    "Only a designated safeguarding lead can do this. It gives or takes away the designated "
+    "safeguarding lead, senior leadership or pastoral role (or disables or re-enables someone "
+    "who holds one), changes the email address of an account that reads incidents, or gives an "
+    "administrator a role that reads incidents."
 )
 NOT_YOURSELF_MESSAGE = (
     "You cannot change your own roles, email address or whether your account is active: "
     "ask a colleague who manages accounts."
 )
+EMAIL_DOMAIN_MESSAGE = "Staff accounts must use a school email address ({domains})."
 
 
 def check_account_change(
@@ -77,23 +83,31 @@ def check_account_change(
     *,
     roles_before: set[Role],
     roles_after: set[Role],
-    sign_in_changed: bool,
+    email_changed: bool = False,
+    enabling: bool = False,
+    disabling: bool = False,
 ) -> None:
-    """The rules for who may change whose roles and sign-in. `by` None is the server's own
-    command line, which the school's operator runs."""
+    """Who may change whose account. `by` None is the server's own command line, which the
+    school's operator runs; `person` None is a new account."""
     if by is None:
         return
-    if (
-        person is not None
-        and by.id == person.id
-        and (roles_before != roles_after or sign_in_changed)
-    ):
+    changes_access = roles_before != roles_after or email_changed or enabling or disabling
+    if person is not None and by.id == person.id and changes_access:
         raise AuthError(NOT_YOURSELF_MESSAGE, 403)
-    touches_sensitive = (roles_before ^ roles_after) & SENSITIVE_ROLES or (
-        sign_in_changed and roles_before & SENSITIVE_ROLES
+    needs_dsl = (
+        (roles_before ^ roles_after) & SENSITIVE_ROLES
+        or (email_changed and roles_before & READER_ROLES)
+        or (Role.ADMIN in roles_after and (roles_after - roles_before) & READER_ROLES)
+        or ((enabling or disabling) and roles_before & SENSITIVE_ROLES)
     )
-    if touches_sensitive and not by.has_role(Role.DSL):
+    if needs_dsl and not by.has_role(Role.DSL):
         raise AuthError(ONLY_DSL_MESSAGE, 403)
+
+
+def _check_school_domain(email: str) -> None:
+    domains = current_app.config["STAFF_EMAIL_DOMAINS"]
+    if domains and email.rsplit("@", 1)[-1] not in domains:
+        raise AuthError(EMAIL_DOMAIN_MESSAGE.format(domains=", ".join(sorted(domains))), 422)
 
 
 def create_user(
@@ -111,7 +125,9 @@ def create_user(
         raise AuthError(f"There is already an account for {email}.", 409)
     full_name, initials = _clean_details(full_name, initials)
     new_roles = _clean_roles(roles)
-    check_account_change(by, None, roles_before=set(), roles_after=new_roles, sign_in_changed=True)
+    if by is not None:
+        _check_school_domain(email)
+    check_account_change(by, None, roles_before=set(), roles_after=new_roles)
     user = User(email=email, full_name=full_name, initials=initials, active=True)
     user.set_roles(new_roles)
     if password is not None:
@@ -142,8 +158,10 @@ def update_user(
     full_name, initials = _clean_details(full_name, initials)
     new_roles = _clean_roles(roles)
     email_changed = email != user.email
+    if email_changed and by is not None:
+        _check_school_domain(email)
     check_account_change(
-        by, user, roles_before=user.roles, roles_after=new_roles, sign_in_changed=email_changed
+        by, user, roles_before=user.roles, roles_after=new_roles, email_changed=email_changed
     )
     before = {
         "email": user.email,
@@ -177,7 +195,12 @@ def set_active(user: User, active: bool, *, by: User | None = None) -> None:
     if by is not None and by.id == user.id:
         raise AuthError("You cannot disable your own account.", 422)
     check_account_change(
-        by, user, roles_before=user.roles, roles_after=user.roles, sign_in_changed=True
+        by,
+        user,
+        roles_before=user.roles,
+        roles_after=user.roles,
+        enabling=active,
+        disabling=not active,
     )
     user.active = active
     if not active:

@@ -37,8 +37,9 @@ from webauthn.helpers.structs import (
 )
 
 from server.audit.operations import record
+from server.auth.accounts import SENSITIVE_ROLES
 from server.auth.models import User, UserSession
-from server.auth.roles import Permission
+from server.auth.roles import Permission, Role
 from server.auth.step_up import has_fresh_assertion, mark_stepped_up
 from server.clock import utcnow
 from server.errors import Refused
@@ -405,8 +406,19 @@ def step_up(user: User, row: UserSession, credential_json: Any) -> PasskeyCreden
 
 
 def _check_may_manage(passkey: PasskeyCredential, by: User) -> None:
-    if passkey.user_id != by.id and not by.can(Permission.MANAGE_USERS):
+    if passkey.user_id == by.id:
+        return
+    if not by.can(Permission.MANAGE_USERS):
         raise PasskeyError("That passkey is not yours.", 403, "not the owner")
+    # Removing the passkeys of someone who sees Safeguarding would leave their password alone
+    # guarding it (a new passkey can then be added with the password): a DSL's decision.
+    if passkey.user.roles & SENSITIVE_ROLES and not by.has_role(Role.DSL):
+        raise PasskeyError(
+            "Only a designated safeguarding lead can remove the passkeys of someone who sees "
+            "Safeguarding incidents.",
+            403,
+            "needs a DSL",
+        )
 
 
 def rename_passkey(passkey: PasskeyCredential, name: Any, by: User) -> None:

@@ -90,6 +90,10 @@ def set_class_teachers(school_class: SchoolClass, user_ids, *, by: User) -> bool
     before = {user.id for user in school_class.teachers}
     if before == wanted_ids:
         return False
+    if by.id in wanted_ids - before:
+        raise RosterError(
+            "You cannot make yourself a class teacher: ask a colleague who manages classes.", 403
+        )
     school_class.teachers = sorted(
         (eligible[user_id] for user_id in wanted_ids), key=lambda u: u.full_name
     )
