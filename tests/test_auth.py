@@ -394,3 +394,48 @@ def test_a_correct_unlock_resets_the_count(client, make_user, sign_in):
             client.post("/auth/unlock", data={"password": "Guess-Again-1!"})
         assert client.post("/auth/unlock", data={"password": DEFAULT_PASSWORD}).status_code == 302
     assert client.get("/").status_code == 200
+
+
+def test_someone_elses_guessing_does_not_sign_out_a_blanked_session(
+    app, client, make_user, sign_in, time_machine
+):
+    time_machine.move_to(START, tick=False)
+    user = make_user(Role.DSL)
+    sign_in(user)
+    client.post("/auth/blank")
+    time_machine.shift(timedelta(seconds=1))
+    attacker = app.test_client()
+    for _ in range(5):
+        post_sign_in(attacker, user.email, "Guess-Again-1!")
+    held = client.post("/auth/unlock", data={"password": DEFAULT_PASSWORD})
+    assert held.status_code == 429
+    assert session_rows(app, user)[-1].ended_at is None  # still locked, not signed out
+    assert "/auth/unlock" in client.get("/").headers["Location"]
+    # The throttle lasts 15 minutes; a locked screen left alone idles out after 10 as usual.
+    time_machine.shift(timedelta(minutes=15, seconds=1))
+    assert session_rows(app, user)[-1].ended_at is None
+    assert client.get("/").status_code == 302
+    assert session_rows(app, user)[-1].end_reason == "idle"
+    assert post_sign_in(client, user.email, DEFAULT_PASSWORD).status_code == 302
+
+
+JSON = {"Accept": "application/json"}
+
+
+def test_a_page_locked_in_place_is_unlocked_only_by_the_password(client, make_user, sign_in):
+    sign_in(make_user(Role.STAFF))
+    # Even if the lock request never reached the server, the answer needs the password.
+    assert client.post("/auth/unlock", data={"password": ""}, headers=JSON).status_code == 422
+    wrong = client.post("/auth/unlock", data={"password": "Not-It-123!"}, headers=JSON)
+    assert wrong.status_code == 401 and wrong.get_json()["error"] == "refused"
+    client.post("/auth/blank")
+    assert client.get("/auth/unlock", headers=JSON).get_json() == {"locked": True}
+    right = client.post("/auth/unlock", data={"password": DEFAULT_PASSWORD}, headers=JSON)
+    assert right.get_json() == {"unlocked": True}
+    assert client.get("/auth/session", headers=JSON).get_json()["locked"] is False
+
+
+def test_the_session_says_whose_it_is(client, make_user, sign_in):
+    user = make_user(Role.STAFF)
+    sign_in(user)
+    assert client.get("/auth/session", headers=JSON).get_json()["user_id"] == user.id

@@ -69,21 +69,33 @@ function signedOut() {
 
 async function continueAfterSigningIn() {
   const message = cover.querySelector('[data-cover-signed-out-error]');
+  let state;
   try {
     const response = await fetch(config.sessionUrl, { headers: { Accept: 'application/json' } });
     if (!response.ok) {
       message.textContent = 'You are not signed in yet. Sign in in another tab, then press Continue.';
       return;
     }
-    const state = await response.json();
-    deadline = Date.now() + state.seconds_remaining * 1000;
-    await adoptNewCsrfToken();
-    signedOutShown = false;
-    message.textContent = '';
-    hideCover();
+    state = await response.json();
   } catch {
     message.textContent = 'Haven cannot be reached. Check the connection and press Continue again.';
+    return;
   }
+  // Only the person who wrote it gets the page back, and only with the screen unlocked.
+  if (state.user_id !== Number(config.userId)) {
+    message.textContent = 'Someone else is signed in on this device. Only the person who was '
+      + 'writing can bring this page back: sign out, and sign in as them.';
+    return;
+  }
+  deadline = Date.now() + state.seconds_remaining * 1000;
+  await adoptNewCsrfToken();
+  signedOutShown = false;
+  message.textContent = '';
+  if (state.locked) {
+    showCover('[data-cover-unlock]');
+    return;
+  }
+  hideCover();
 }
 
 // The new session has a new CSRF token: take it from a fresh copy of this page.
@@ -119,7 +131,8 @@ async function tick() {
   countdown.textContent = String(now);
 }
 
-function blankScreen() {
+function blankScreen({ fromAnotherTab = false } = {}) {
+  if (!fromAnotherTab) tellOtherTabs('blanked');
   if (!preserveWork) {
     showCover('[data-cover-plain]');
     blankForm.submit();
@@ -140,32 +153,52 @@ async function unlockInPlace(event) {
   const message = cover.querySelector('[data-cover-error]');
   const body = new FormData();
   body.append('password', form.password.value);
+  form.password.value = '';
   let response;
+  let answer = {};
   try {
     response = await fetch(config.unlockUrl, {
       method: 'POST',
       headers: { 'X-CSRFToken': csrfToken(), Accept: 'application/json' },
       body,
-      redirect: 'manual',
     });
+    answer = await response.json();
   } catch {
-    message.textContent = 'Haven cannot be reached. Check the connection and try again.';
+    message.textContent = response
+      ? 'That did not work. Reload the page and sign in again if this keeps happening.'
+      : 'Haven cannot be reached. Check the connection and try again.';
     return;
   }
-  form.password.value = '';
-  // Success is the unlock page's redirect back; a wrong password re-renders that page with 401;
-  // a JSON 401 (or anything else) means the session itself has gone.
-  const signedOutAnswer = (response.headers.get('Content-Type') ?? '').includes('json');
-  if (response.type === 'opaqueredirect' || response.ok) {
+  // The page comes back only on the server's word that this password is right.
+  if (response.ok && answer.unlocked === true) {
     message.textContent = '';
     deadline = Date.now() + Number(config.timeoutSeconds) * 1000;
     hideCover();
-  } else if (response.status === 401 && !signedOutAnswer) {
-    message.textContent = 'That password is not right.';
-    form.password.focus();
-  } else {
+  } else if (answer.error === 'signed_out') {
     signedOut();
+  } else {
+    message.textContent = answer.message ?? 'That did not work. Try again.';
+    form.password.focus();
   }
+}
+
+// Blanking or signing out in one tab covers every other tab of Haven at once.
+function tellOtherTabs(what) {
+  try {
+    localStorage.setItem(`haven:${what}`, String(Date.now()));
+  } catch {
+    // Storage refused (private mode): the other tabs find out at their next check.
+  }
+}
+
+function listenToOtherTabs() {
+  window.addEventListener('storage', (event) => {
+    if (event.key === 'haven:blanked' && cover.hidden) {
+      blankScreen({ fromAnotherTab: true });
+    } else if (event.key === 'haven:signed-out') {
+      signedOut();
+    }
+  });
 }
 
 function listenForBlanking() {
@@ -181,11 +214,14 @@ function listenForBlanking() {
     blankScreen();
   });
   cover.querySelector('[data-cover-unlock-form]').addEventListener('submit', unlockInPlace);
+  document.getElementById('sign-out-form')
+    .addEventListener('submit', () => tellOtherTabs('signed-out'));
   cover.querySelector('[data-cover-continue]').addEventListener('click', continueAfterSigningIn);
 }
 
 warning.querySelector('[data-idle-stay]').addEventListener('click', staySignedIn);
 listenForBlanking();
+listenToOtherTabs();
 setInterval(tick, 1000);
 setInterval(refreshDeadline, POLL_SECONDS * 1000);
 document.documentElement.dataset.sessionGuard = 'ready';

@@ -132,29 +132,37 @@ UNLOCK_LOCKED_OUT = (
 
 
 def unlock_screen(row: UserSession, password: str) -> None:
-    """Unlock a blanked screen. Wrong passwords count with sign-in failures (same throttle),
-    and once the account is throttled the session is ended: guessing at an unattended
-    blanked iPad gets no further than guessing at the sign-in page."""
+    """Unlock a blanked screen. Wrong passwords count with sign-in failures (same throttle).
+
+    While the account is throttled (by anyone's failures) no password is checked and the screen
+    stays locked. When this session's own wrong password brings on the throttle, the session is
+    ended: guessing at an unattended blanked iPad gets no further than at the sign-in page.
+    """
     email, address = row.user.email, client_address() or "unknown"
     try:
-        allowed = throttling.check(email, address).allowed
+        decision = throttling.check(email, address)
     except SQLAlchemyError:
         db.session.rollback()
         log.exception("unlock throttle unavailable")
         raise AuthError(SIGN_IN_UNAVAILABLE, 503) from None
-    if allowed and verify_password(row.user.password_hash, password):
+    if not decision.allowed:
+        record("auth.unlock_throttled", actor=row.user, object_type="session", object_id=row.id)
+        minutes = decision.retry_after_minutes
+        raise AuthError(
+            f"Too many attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}.", 429
+        )
+    if verify_password(row.user.password_hash, password):
         throttling.record_attempt(email, address, succeeded=True)
         sessions.unlock_session(row)
         record("auth.screen_unlocked", actor=row.user, object_type="session", object_id=row.id)
         return
-    if allowed:
-        throttling.record_attempt(email, address, succeeded=False)
-        record("auth.unlock_failed", actor=row.user, object_type="session", object_id=row.id)
-        if throttling.check(email, address).allowed:
-            raise AuthError("That password is not right.", 401)
+    throttling.record_attempt(email, address, succeeded=False)
+    record("auth.unlock_failed", actor=row.user, object_type="session", object_id=row.id)
+    if throttling.check(email, address).allowed:
+        raise AuthError("That password is not right.", 401)
     sessions.end_session(row, "unlock attempts")
     record("auth.unlock_locked_out", actor=row.user, object_type="session", object_id=row.id)
-    raise AuthError(UNLOCK_LOCKED_OUT, 429)
+    raise AuthError(UNLOCK_LOCKED_OUT, 401)
 
 
 def _token_digest(token: str) -> str:

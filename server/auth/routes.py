@@ -123,8 +123,12 @@ def blank_screen():
 
 
 @bp.route("/unlock", methods=["GET", "POST"])
-@signed_in(allowed_while_locked=True)
+@signed_in(allowed_while_locked=True, passive=True)
 def unlock():
+    """The unlock page; and, for a page locked in place (JSON), the password check that
+    brings it back: that answer is given only for the right password, locked or not."""
+    if wants_json():
+        return _unlock_in_place()
     next_url = safe_next_url(request.args.get("next"))
     if g.user_session.locked_at is None:
         return redirect(next_url)
@@ -135,12 +139,29 @@ def unlock():
         operations.unlock_screen(g.user_session, form.password.data)
     except operations.AuthError as error:
         db.session.commit()  # keeps the failed attempt and its audit row
-        if error.status == 429:
+        if g.user_session.ended_at is not None:
             return _signed_out_after(error)
         form.password.errors.append(error.message)
         return render_template("auth/unlock.html", form=form), error.status
     db.session.commit()
     return redirect(next_url)
+
+
+def _unlock_in_place():
+    if request.method != "POST":
+        return jsonify(locked=g.user_session.locked_at is not None)
+    password = request.form.get("password", "")
+    if not password:
+        return jsonify(error="invalid", message="Enter your password to unlock."), 422
+    try:
+        operations.unlock_screen(g.user_session, password)
+    except operations.AuthError as error:
+        db.session.commit()
+        if g.user_session.ended_at is not None:
+            return _signed_out_after(error)
+        return jsonify(error="refused", message=error.message), error.status
+    db.session.commit()
+    return jsonify(unlocked=True)
 
 
 def _signed_out_after(error: operations.AuthError):
@@ -160,6 +181,8 @@ def session_status():
         seconds_remaining=max(0, int(remaining)),
         warning_seconds=int(current_app.config["IDLE_WARNING"].total_seconds()),
         locked=g.user_session.locked_at is not None,
+        # A page kept under its cover is shown again only to the person who wrote it.
+        user_id=g.user_session.user_id,
     )
 
 

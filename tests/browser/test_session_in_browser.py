@@ -110,3 +110,54 @@ def test_idle_sign_out_keeps_unsent_work_hidden_until_signed_in_again(page, live
         cover.get_by_role("button", name="Continue").click()
         expect(cover).to_be_hidden()
         expect(account).to_have_value("Bruise on the left forearm, noticed at 10:15.")
+
+
+def _writing(page, live_server, email: str, name: str):
+    live_server.create_user(Role.STAFF, email=email, full_name=name)
+    sign_in(page, email)
+    page.goto("/incidents/new")
+    page.wait_for_selector("html[data-session-guard=ready]", state="attached")
+    account = page.get_by_label("Account", exact=False).first
+    account.fill("Private words.")
+    return account
+
+
+def test_the_cover_does_not_lift_without_the_password(page, live_server):
+    account = _writing(page, live_server, "no.peek@school.example", "Kim Noble")
+    page.get_by_role("button", name="Blank screen").click()
+    cover = page.locator("#blank-cover")
+    cover.get_by_role("button", name="Unlock").click()  # empty password
+    expect(cover.get_by_text("Enter your password to unlock.")).to_be_visible()
+    cover.get_by_label("Password").fill("wrong-Password-1")
+    cover.get_by_role("button", name="Unlock").click()
+    expect(cover.get_by_text("That password is not right.")).to_be_visible()
+    expect(account).to_be_hidden()
+    expect(cover.get_by_role("button", name="Continue")).to_be_hidden()
+
+
+def test_someone_else_signing_in_does_not_get_the_page_back(page, live_server):
+    account = _writing(page, live_server, "writer@school.example", "Wren Writer")
+    live_server.create_user(Role.STAFF, email="passer.by@school.example", full_name="Pat Passer")
+    page.get_by_role("button", name="Blank screen").click()
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{live_server.url}/")
+    other_tab.get_by_role("button", name="Sign out").click()
+    sign_in(other_tab, "passer.by@school.example")
+    expect(other_tab.get_by_role("heading", name="Hello, Pat")).to_be_visible()
+    cover = page.locator("#blank-cover")
+    expect(cover.get_by_role("heading", name="You have been signed out")).to_be_visible()
+    cover.get_by_role("button", name="Continue").click()
+    expect(cover.get_by_text("Someone else is signed in on this device")).to_be_visible()
+    expect(account).to_be_hidden()
+
+
+def test_blanking_one_tab_covers_the_others(page, live_server):
+    account = _writing(page, live_server, "two.tabs@school.example", "Tal Tabs")
+    second = page.context.new_page()
+    second.goto(f"{live_server.url}/")
+    second.wait_for_selector("html[data-session-guard=ready]", state="attached")
+    second.get_by_role("button", name="Blank screen").click()
+    expect(
+        page.locator("#blank-cover").get_by_role("heading", name="Screen blanked")
+    ).to_be_visible()
+    expect(account).to_be_hidden()
