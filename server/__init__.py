@@ -19,11 +19,19 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.config.from_object(config_class)
     app.config.update(overrides)
     _ensure_secret_key(app)
+    _use_request_class(app)
+    _register_url_converters(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
     _register_request_hooks(app)
     return app
+
+
+def _use_request_class(app: Flask) -> None:
+    from server.request_guards import HavenRequest
+
+    app.request_class = HavenRequest
 
 
 def _ensure_secret_key(app: Flask) -> None:
@@ -36,6 +44,13 @@ def _ensure_secret_key(app: Flask) -> None:
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def _register_url_converters(app: Flask) -> None:
+    """Before any route is added: `<int:…>` in every route accepts only ids (server.ids)."""
+    from server.ids import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
 
 
 def _init_extensions(app: Flask) -> None:
@@ -86,9 +101,12 @@ def _register_cli(app: Flask) -> None:
 
 def _register_request_hooks(app: Flask) -> None:
     from server.errors import register_error_handlers
+    from server.request_guards import refuse_nul_characters
     from server.security import apply_security_headers, csp_nonce
     from server.templating import register_template_helpers
 
+    # After the session hooks (registered with the blueprints), so a refusal's page has them.
+    app.before_request(refuse_nul_characters)
     app.after_request(apply_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     register_template_helpers(app)

@@ -8,6 +8,8 @@ other scripts' digits ever reaches a query.
 
 from typing import Any
 
+from werkzeug.routing import IntegerConverter, ValidationError
+
 MAX_ID = 2**31 - 1
 _MAX_DIGITS = len(str(MAX_ID))
 
@@ -40,3 +42,23 @@ def parse_ids(values: Any) -> list[int] | None:
     if any(i is None for i in ids):
         return None
     return list(dict.fromkeys(ids))
+
+
+class IdConverter(IntegerConverter):
+    """The app's `<int:…>` URL converter: only ids (1 ≤ n ≤ MAX_ID, ASCII digits) match.
+
+    Werkzeug's own has no upper bound and its `\\d` also matches other scripts' digits, so a
+    path such as /alerts/99999999999/read reached a query and failed there. Out of range, a
+    path simply matches no route: 404 on every route, before any view or query runs.
+    """
+
+    regex = r"[0-9]+"
+
+    def __init__(self, map, fixed_digits=0, min=1, max=MAX_ID, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    def to_python(self, value: str) -> int:
+        # Refuse by length before int(): thousands of digits are not worth converting.
+        if self.max is not None and len(value.lstrip("-0")) > len(str(abs(self.max))):
+            raise ValidationError()
+        return super().to_python(value)

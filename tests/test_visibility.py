@@ -208,6 +208,9 @@ def test_an_outsider_gets_403_for_a_file_whether_it_exists_or_not(
     sign_in(getattr(school, who))
     statuses = {
         file_id: client.get(f"/incidents/{number}/files/{file_id}").status_code
-        for file_id in (real, elsewhere, 999999, 2**31, int("9" * 30))
+        for file_id in (real, elsewhere, 999999)
     }
     assert statuses == dict.fromkeys(statuses, 403)
+    # Ids no row can have are not routes at all (404 for everyone), which reveals nothing.
+    for impossible in (2**31, int("9" * 30)):
+        assert client.get(f"/incidents/{number}/files/{impossible}").status_code == 404

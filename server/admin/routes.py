@@ -13,6 +13,7 @@ from server.auth.models import User
 from server.auth.operations import AuthError
 from server.auth.roles import Permission
 from server.extensions import db
+from server.ids import parse_id
 from server.passkeys import operations as passkeys
 from server.passkeys.operations import PasskeyError, find_passkey, passkeys_of
 from server.pupils import operations as roster
@@ -174,7 +175,8 @@ def pupils():
         form.q.data or "",
         class_id=form.class_id.data or None,
         status=form.status.data,
-        page=request.args.get("page", 1, type=int),
+        # Any page number that is not one (huge, negative, not a number) shows the first page.
+        page=parse_id(request.args.get("page")) or 1,
     )
     return render_template("admin/pupils.html", form=form, results=results)
 

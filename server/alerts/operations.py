@@ -393,16 +393,22 @@ def families_for(user: User) -> list[Category]:
     return list(db.session.scalars(query))
 
 
-def own_alert(user: User, alert_id: int) -> Alert:
+def own_alert(user: User, alert_id) -> Alert:
     """The user's own alert, or 404 for anyone else's (whose existence is not revealed)."""
-    alert = db.session.get(Alert, alert_id)
+    alert_id = parse_id(alert_id)
+    alert = db.session.get(Alert, alert_id) if alert_id is not None else None
     if alert is None or alert.user_id != user.id:
         raise AlertError("There is no such alert.", 404)
     return alert
 
 
-def incident_by_number(number: int) -> Incident:
-    incident = db.session.scalar(select(Incident).where(Incident.number == number))
+def incident_by_number(number) -> Incident:
+    number = parse_id(number)  # numbers are ids too: a 32-bit column, 1 and up
+    incident = (
+        db.session.scalar(select(Incident).where(Incident.number == number))
+        if number is not None
+        else None
+    )
     if incident is None:
         raise AlertError("There is no such incident.", 404)
     return incident
