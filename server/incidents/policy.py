@@ -40,10 +40,12 @@ def access_reason(user: User, incident: Incident, session_row: UserSession | Non
         return None
     if not reads_incidents(user):
         return None
-    if incident.author_id == user.id:
-        return "author"
+    # Safeguarding is for dsl, slt and pastoral only (SPEC §1): once a DSL re-categorises a
+    # concern as Safeguarding, even its author no longer reads it, nor what is done about it.
     if incident.is_sensitive and not user.can(Permission.SEE_SENSITIVE):
         return None
+    if incident.author_id == user.id:
+        return "author"
     # Being alerted gives lasting access: reading the alert does not take it away (SPEC §4).
     if was_alerted(user, incident):
         return "alerted"
