@@ -104,10 +104,9 @@ def _chosen(author: User, extra_ids, sensitive: bool, already: set[int]):
 def preview_recipients(author: User, pupil_ids, category_ids, extra_recipient_ids) -> Preview:
     """What the Add Incident form shows before submitting (SPEC §2 "Alert staff").
 
-    `pupil_ids` are the incident's own pupil first, then any linked pupils, as
-    `server.incidents.page.preview_ids` orders them. Only the first counts, exactly as
-    `create_incident_alerts` asks only `incident.pupil`: a linked pupil's class teacher is
-    never alerted, so is never shown.
+    `pupil_ids` holds the incident's own pupil (none before one is chosen); any further ids are
+    ignored, exactly as `create_incident_alerts` asks only `incident.pupil`: a linked pupil's
+    class teacher is never alerted, so is never shown.
     """
     pupil = _first_pupil(pupil_ids)
     sensitive = any(category.sensitive for category in _by_ids(Category, category_ids))

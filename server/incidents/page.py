@@ -101,9 +101,10 @@ def preview_ids(body: Any) -> tuple[list[int], list[int], list[int]]:
             raise IncidentRefused(f"{name} is not a valid list of ids.", {name: message})
         return parsed
 
+    # Only the incident's own pupil decides who is alerted: a linked pupil's class teacher never
+    # is (server/alerts/rules.py), so linked pupils play no part in the preview.
     pupil_ids = ids([body["pupil_id"]] if body.get("pupil_id") is not None else [], "pupil_id")
-    linked = ids(body.get("linked_pupil_ids"), "linked_pupil_ids")
-    pupil_ids += [i for i in linked if i not in pupil_ids]
+    ids(body.get("linked_pupil_ids"), "linked_pupil_ids")  # still refused when malformed
     return (
         pupil_ids,
         ids(body.get("category_ids"), "category_ids"),
