@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from server.audit.operations import record
 from server.auth.models import User
 from server.auth.operations import AuthError, normalise_email, revoke_reset_links, set_password
-from server.auth.roles import ROLE_PERMISSIONS, Permission, Role
+from server.auth.roles import READER_ROLES, ROLE_PERMISSIONS, Permission, Role
 from server.auth.sessions import end_all_sessions
 from server.extensions import db
 
@@ -63,7 +63,6 @@ def email_taken(email: str, *, except_user: User | None = None) -> bool:
 SENSITIVE_ROLES = frozenset(
     role for role, granted in ROLE_PERMISSIONS.items() if Permission.SEE_SENSITIVE in granted
 )
-READER_ROLES = frozenset(role for role in Role if role is not Role.ADMIN)
 ONLY_DSL_MESSAGE = (
     "Only a designated safeguarding lead can do this. It gives or takes away the designated "
     "safeguarding lead, senior leadership or pastoral role (or disables or re-enables someone "

@@ -75,6 +75,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+# Holding none of these (the office's admin role) means never reading incident content.
+READS_INCIDENTS = (
+    Permission.RECORD_INCIDENTS,
+    Permission.REVIEW_ALL,
+    Permission.REVIEW_OWN_CLASS,
+    Permission.SEE_SENSITIVE,
+)
+READER_ROLES = frozenset(
+    role for role, granted in ROLE_PERMISSIONS.items() if granted & set(READS_INCIDENTS)
+)
+
+
 def permissions_for(roles: set[Role]) -> frozenset[Permission]:
     granted: set[Permission] = set()
     for role in roles:

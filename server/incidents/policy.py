@@ -17,17 +17,9 @@ from flask import abort, g
 
 from server.alerts.operations import was_alerted
 from server.auth.models import User, UserSession
-from server.auth.roles import Permission, Role
+from server.auth.roles import READS_INCIDENTS, Permission, Role
 from server.auth.step_up import has_fresh_assertion, note_review_activity, review_unlocked
 from server.incidents.models import Incident
-
-# Holding none of these (the office's admin role) means never reading incident content.
-READS_INCIDENTS = (
-    Permission.RECORD_INCIDENTS,
-    Permission.REVIEW_ALL,
-    Permission.REVIEW_OWN_CLASS,
-    Permission.SEE_SENSITIVE,
-)
 
 
 def reads_incidents(user: User) -> bool:
