@@ -82,6 +82,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.auth import init_auth
     from server.home import bp as home_bp
     from server.incidents import bp as incidents_bp
+    from server.offline import bp as offline_bp
     from server.passkeys import bp as passkeys_bp
 
     init_auth(app)
@@ -90,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(alerts_bp, url_prefix="/alerts")
     app.register_blueprint(incidents_bp)
+    app.register_blueprint(offline_bp)
     app.register_blueprint(passkeys_bp, url_prefix="/passkeys")
 
 

@@ -45,6 +45,8 @@ class Route:
 ROUTES: dict[str, Route] = {
     "static": Route("GET", "/static/css/haven.css", ANYONE),
     "home.index": Route("GET", "/", SIGNED_IN),
+    "offline.service_worker": Route("GET", "/service-worker.js", ANYONE),
+    "offline.service_worker_module": Route("GET", "/sw/push.js", ANYONE),
     "auth.sign_in": Route("GET", "/auth/sign-in", ANYONE),
     "auth.sign_out": Route("POST", "/auth/sign-out", ANYONE),
     "auth.request_reset": Route("GET", "/auth/reset-password", ANYONE),
