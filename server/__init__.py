@@ -71,6 +71,7 @@ def _import_models() -> None:
     import server.audit.models  # noqa: F401
     import server.auth.models  # noqa: F401
     import server.incidents.models  # noqa: F401
+    import server.offline.models  # noqa: F401
     import server.passkeys.models  # noqa: F401
     import server.pupils.models  # noqa: F401
 

@@ -103,6 +103,13 @@ class Config:
 
     HSTS = _env_bool("HAVEN_HSTS", False)
 
+    # Offline capture (SPEC §5). Devices seal incidents to this key pair (made on first use);
+    # keep the file with the other secrets and back it up: what devices sealed to it is
+    # readable only with it. Drafts on a device are wrapped under secrets derived from
+    # HAVEN_DEVICE_KEY (falls back to SECRET_KEY; changing it makes devices' drafts unreadable).
+    SEALING_KEY_FILE = os.environ.get("HAVEN_SEALING_KEY_FILE", "")
+    DEVICE_KEY = os.environ.get("HAVEN_DEVICE_KEY", "")
+
 
 class TestConfig(Config):
     TESTING = True

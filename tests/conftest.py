@@ -387,3 +387,20 @@ def make_passkey(app) -> Callable:
             return passkey.id
 
     return _make
+
+
+@pytest.fixture
+def make_device(app) -> Callable:
+    """make_device(user) -> a SoftwareDevice enrolled to `user` (device_id set)."""
+    from server.offline.devices import enrol_device
+    from tests.offline_device import SoftwareDevice
+
+    def _make(user: User, name: str = "Year 4 iPad"):
+        device = SoftwareDevice()
+        with app.test_request_context():
+            stored = enrol_device(db.session.get(User, user.id), name, device.public_key)
+            db.session.commit()
+            device.device_id = stored.id
+        return device
+
+    return _make

@@ -47,6 +47,23 @@ ROUTES: dict[str, Route] = {
     "home.index": Route("GET", "/", SIGNED_IN),
     "offline.service_worker": Route("GET", "/service-worker.js", ANYONE),
     "offline.service_worker_module": Route("GET", "/sw/push.js", ANYONE),
+    "offline.manifest": Route("GET", "/manifest.webmanifest", ANYONE),
+    "offline.incident_shell": Route("GET", "/offline/incident", ANYONE),
+    "offline.offline_page": Route("GET", "/offline", ANYONE),
+    "offline.sealing_public_key": Route("GET", "/api/offline/sealing-key", ANYONE),
+    "offline.receive": Route("POST", "/api/outbox", ANYONE),
+    "offline.open_refused_entry": Route("POST", "/api/outbox/open", RECORDERS),
+    "offline.enrol": Route("POST", "/api/devices", RECORDERS),
+    "offline.device_secret": Route("GET", "/api/devices/{device_id}/secret", RECORDERS),
+    "offline.own_devices": Route("GET", "/devices", RECORDERS),
+    "offline.revoke_own": Route("POST", "/devices/{device_id}/revoke", RECORDERS),
+    # A lost iPad: the office or the DSL removes it in one step.
+    "offline.user_devices": Route(
+        "GET", "/users/{user_id}/devices", ACCOUNT_MANAGERS, step_up=True
+    ),
+    "offline.revoke_for_user": Route(
+        "POST", "/users/{user_id}/devices/{device_id}/revoke", ACCOUNT_MANAGERS, step_up=True
+    ),
     "auth.sign_in": Route("GET", "/auth/sign-in", ANYONE),
     "auth.sign_out": Route("POST", "/auth/sign-out", ANYONE),
     "auth.request_reset": Route("GET", "/auth/reset-password", ANYONE),
@@ -117,13 +134,14 @@ ROUTES: dict[str, Route] = {
 
 
 @pytest.fixture
-def targets(make_user, make_passkey, app) -> dict:
+def targets(make_user, make_passkey, make_device, app) -> dict:
     """Records that parametrised paths point at."""
     person = make_user(Role.CLASS_TEACHER, full_name="Target Person")
     return {
         "user_id": person.id,
         "class_id": _make_class(app),
         "passkey_id": make_passkey(person),
+        "device_id": make_device(person).device_id,
     }
 
 

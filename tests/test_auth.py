@@ -222,7 +222,9 @@ def test_sign_out_is_a_post_that_ends_the_server_session(app, client, make_user,
     assert client.post("/auth/sign-out", csrf=False).status_code == 400
     response = client.post("/auth/sign-out")
     assert response.status_code == 302
-    assert "storage" in response.headers["Clear-Site-Data"]
+    assert '"cookies"' in response.headers["Clear-Site-Data"]
+    # The sealed outbox on the device must survive sign-out and still send.
+    assert "storage" not in response.headers["Clear-Site-Data"]
     assert session_rows(app, user)[-1].end_reason == "signed out"
     assert "auth.sign_out" in audit_actions(app, user.email)
     # Replaying the old cookie gets nothing: the session ended on the server.

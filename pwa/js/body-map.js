@@ -125,6 +125,15 @@ export class BodyMap extends EventTarget {
     this.#render();
   }
 
+  // A saved draft's marks, with their kinds and notes.
+  restore(marks) {
+    this.marks = marks.map(({ side, x, y, kind, note }) => ({
+      key: this.nextKey++, side, x: clamp(x), y: clamp(y), kind: kind || '', note: note || '',
+    }));
+    this.#render();
+    this.#changed();
+  }
+
   // Checked before sending: every mark needs its kind. Returns the messages, first mark first.
   problems() {
     return this.marks.flatMap((mark, index) => (mark.kind ? [] : [

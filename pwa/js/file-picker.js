@@ -39,6 +39,12 @@ export class FilePicker extends EventTarget {
     this.#render();
   }
 
+  // A saved draft's files (File objects rebuilt from the encrypted draft).
+  restore(files) {
+    this.files = [...files];
+    this.#render();
+  }
+
   #take(chosen) {
     const refusals = [];
     for (const file of chosen) {

@@ -1,9 +1,15 @@
 // The Add Incident page: loads what the form needs as JSON (the page itself holds no personal
-// data), wires the parts together, checks the answers, and hands the incident to the submit
-// queue, which sends it with its UUID and reports back (receipt, waiting, refused).
+// data), wires the parts together, checks the answers, and hands the incident on with its UUID.
+//
+// With this device enrolled (SPEC §5) the form works with no connection: what it needs comes
+// from encrypted snapshots when Haven cannot be reached, what is typed is saved as an encrypted
+// draft, and "Add incident" seals the incident into the outbox, which sends it now or later.
+// The same page is the app shell the service worker keeps (main[data-app-shell]): there it
+// opens with the offline PIN. Where this browser cannot keep keys, the in-memory submit queue
+// sends it online as before.
 
 import { AlertPreview } from './alert-preview.js';
-import { getJSON } from './api.js';
+import { ApiError, getJSON } from './api.js';
 import { BodyMap } from './body-map.js';
 import { checkedIds, renderAgencies, renderCategories } from './choices.js';
 import { FilePicker, formatSize } from './file-picker.js';
@@ -12,13 +18,31 @@ import { PupilPicker, RosterIndex } from './pupil-picker.js';
 import { keepSessionWhileTyping } from './session-activity.js';
 import { StaffPicker } from './staff-picker.js';
 import { newUuid, SubmitQueue } from './submit-queue.js';
+import { dataKey, deviceRecord, unlockOnline } from './device.js';
+import { DeviceLock, offerPinSetup } from './device-lock.js';
+import { cryptoAvailable } from './device-crypto.js';
+import { deleteDraft, loadDraft, loadSnapshot, saveDraft, saveSnapshot } from './drafts.js';
+import { get } from './idb.js';
+import { addToOutbox, channelName, receiptFor, replayOutbox } from './outbox.js';
+import { OutboxPanel } from './outbox-panel.js';
 
 const $ = (selector) => document.querySelector(selector);
 const form = $('#incident-form');
+const main = $('main');
 const errors = new FormErrors(form, $('#error-summary'));
 const queue = new SubmitQueue();
 const parts = {};
+const appShell = main.hasAttribute('data-app-shell');
+const SAVE_DELAY_MS = 400;
+const DATA = [
+  ['vocabulary', '/api/incident-form'], ['roster', '/api/roster'], ['staff', '/api/staff'],
+];
 let draftUuid = newUuid();
+// This device, when it can keep keys: {userId, deviceId, signingKey}.
+let device = null;
+let deviceLock = null;
+let saveTimer = null;
+let queuedUuid = null;
 
 // --- Time: the form shows local time; the server gets ISO 8601 with the offset. -------------
 
@@ -48,10 +72,10 @@ async function load() {
   $('#load-problem').hidden = true;
   $('#form-loading').hidden = false;
   try {
-    const [vocabulary, roster, staff] = await Promise.all([
-      getJSON('/api/incident-form'), getJSON('/api/roster'), getJSON('/api/staff'),
-    ]);
+    await openDevice();
+    const [vocabulary, roster, staff] = await loadData();
     build(vocabulary, roster, staff);
+    await restoreDraft();
     form.hidden = false;
     $('#form-loading').hidden = true;
     document.documentElement.dataset.incidentForm = 'ready';
@@ -62,6 +86,66 @@ async function load() {
     $('#load-problem').hidden = false;
     $('#load-problem').focus();
   }
+}
+
+// --- This device: its keys, and the data kept for use with no connection ----------------------
+
+async function openDevice() {
+  if (!cryptoAvailable()) return;
+  const userId = appShell ? (await get('meta', 'lastUser').catch(() => null))?.userId
+    : Number(document.querySelector('meta[name="haven-user"]')?.content);
+  if (!userId) {
+    if (appShell) throw new ApiError('network', 0, { message: NOT_SET_UP });
+    return;
+  }
+  deviceLock = new DeviceLock({
+    userId,
+    idleSeconds: Number(main.dataset.idleSeconds) || 600,
+    beforeLock: saveNow,
+  });
+  if (appShell) {
+    await deviceLock.unlockWithPin('Haven cannot be reached, so enter your offline PIN to open '
+      + 'the form. What you record is sent when the connection is back.')
+      .catch((error) => { throw new ApiError('network', 0, { message: error.message }); });
+  } else {
+    try {
+      if (!(await unlockOnline(userId))) return;
+    } catch (error) {
+      if (error.kind !== 'network' && error.kind !== 'server') throw error;
+      await deviceLock.unlockWithPin('Haven cannot be reached just now. Enter your offline PIN '
+        + 'to carry on: what you record is sent when the connection is back.');
+    }
+    offerPinSetup(userId);
+  }
+  const record = await deviceRecord(userId);
+  if (record) device = { userId, deviceId: record.deviceId, signingKey: record.signingKey };
+}
+
+const NOT_SET_UP = 'This device has not been set up to record with no connection. Connect to '
+  + 'Haven and sign in once, and set an offline PIN when it asks.';
+
+// From Haven when it can be reached (and kept, encrypted, for later); from the kept copy when not.
+async function loadData() {
+  if (!appShell) {
+    try {
+      const fetched = await Promise.all(DATA.map(([, url]) => getJSON(url)));
+      if (device && dataKey()) {
+        await Promise.all(DATA.map(([name], i) => saveSnapshot(dataKey(), device.userId, name,
+          fetched[i]))).catch(() => {});
+      }
+      return fetched;
+    } catch (error) {
+      if (!device || (error.kind !== 'network' && error.kind !== 'server')) throw error;
+    }
+  }
+  const kept = device && dataKey()
+    ? await Promise.all(DATA.map(([name]) => loadSnapshot(dataKey(), device.userId, name)))
+    : [];
+  if (kept.length === 0 || kept.some((value) => !value)) {
+    throw new ApiError('network', 0, { message: NOT_SET_UP });
+  }
+  main.dataset.offline = 'yes';
+  return kept;
 }
 
 function loadProblem(error) {
@@ -114,7 +198,86 @@ function wire() {
     $('#occurred-at').max = localInputValue(new Date());
   });
   form.addEventListener('submit', submit);
+  // Enter in a one-line box must never send: an incident cannot be edited once it is added.
+  form.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && event.target instanceof HTMLInputElement
+      && event.target.type !== 'submit') event.preventDefault();
+  });
   keepSessionWhileTyping(form);
+  form.addEventListener('input', changed);
+  form.addEventListener('change', changed);
+  for (const part of ['pupil', 'linked', 'staff', 'bodyMap', 'files']) {
+    parts[part].addEventListener('change', changed);
+  }
+}
+
+// --- The draft, saved as it is typed ----------------------------------------------------------
+
+function changed() {
+  main.dataset.unsentWork = 'yes';
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
+}
+
+async function saveNow() {
+  clearTimeout(saveTimer);
+  if (!device || !dataKey() || main.dataset.unsentWork !== 'yes' || queue.has(draftUuid)) return;
+  try {
+    await saveDraft(dataKey(), device.userId, {
+      fields: { ...collect(), occurred_local: $('#occurred-at').value },
+      files: parts.files.value,
+    });
+    main.dataset.draftSaved = String(Date.now());
+  } catch (error) {
+    console.warn('The draft could not be saved on this device:', error);
+  }
+}
+
+async function restoreDraft() {
+  if (!device || !dataKey()) return;
+  const draft = await loadDraft(dataKey(), device.userId);
+  if (!draft) return;
+  const { fields } = draft;
+  if (fields.uuid) draftUuid = fields.uuid;
+  parts.pupil.restore(fields.pupil_id === null ? [] : [fields.pupil_id]);
+  parts.linked.restore(fields.linked_pupil_ids ?? []);
+  parts.staff.restore(fields.extra_recipient_ids ?? []);
+  parts.bodyMap.restore(fields.body_marks ?? []);
+  parts.files.restore(draft.files);
+  if (fields.occurred_local) $('#occurred-at').value = fields.occurred_local;
+  $('#location').value = fields.location ?? '';
+  $('#account').value = fields.account ?? '';
+  $('#parents-reason').value = fields.parents_reason ?? '';
+  $('#behalf-name').value = fields.on_behalf?.name ?? '';
+  $('#behalf-role').value = fields.on_behalf?.role ?? '';
+  $('#urgent').checked = Boolean(fields.urgent);
+  for (const [name, value] of [['parents_contacted', fields.parents_contacted],
+    ['medical_attention', fields.medical_attention]]) {
+    const radio = form.querySelector(`input[name=${name}][value="${CSS.escape(value ?? '')}"]`);
+    if (radio) radio.checked = true;
+  }
+  checkIds($('#categories'), fields.category_ids ?? []);
+  checkIds($('#agencies'), fields.agency_ids ?? []);
+  showParentsReason();
+  parts.preview.refresh();
+  main.dataset.unsentWork = 'yes';
+  const notice = $('#draft-restored');
+  notice.querySelector('[data-draft-time]').textContent = new Date(draft.savedAt)
+    .toLocaleString('en-GB', { weekday: 'long', hour: '2-digit', minute: '2-digit' });
+  notice.hidden = false;
+}
+
+function checkIds(container, ids) {
+  for (const box of container.querySelectorAll('input[type=checkbox]')) {
+    box.checked = ids.includes(Number(box.value));
+  }
+}
+
+async function startAgain() {
+  if (!window.confirm('Start again? What you had written will be deleted.')) return;
+  if (device) await deleteDraft(device.userId);
+  $('#draft-restored').hidden = true;
+  clearForm();
 }
 
 function collapseGuidanceOnNarrowScreens() {
@@ -201,9 +364,9 @@ function problems(incident) {
 
 // --- Sending -----------------------------------------------------------------------------
 
-function submit(event) {
+async function submit(event) {
   event.preventDefault();
-  if (queue.has(draftUuid)) return;
+  if (queue.has(draftUuid) || form.dataset.sending === 'yes') return;
   errors.clear();
   const incident = collect();
   const found = problems(incident);
@@ -212,7 +375,63 @@ function submit(event) {
     return;
   }
   setLocked(true);
-  queue.add({ uuid: draftUuid, incident, files: parts.files.value });
+  if (!device || !dataKey()) {
+    queue.add({ uuid: draftUuid, incident, files: parts.files.value });
+    return;
+  }
+  form.dataset.sending = 'yes';
+  try {
+    await sendThroughOutbox(incident);
+  } finally {
+    form.dataset.sending = '';
+  }
+}
+
+// Sealed into the outbox first, so that nothing is lost whatever happens next; then sent at
+// once when Haven can be reached.
+async function sendThroughOutbox(incident) {
+  try {
+    await addToOutbox({ ...device, incident, files: parts.files.value });
+  } catch (error) {
+    setLocked(false);
+    errors.show({}, `This incident could not be kept on this device, so it has not been added: ${error.message}`);
+    return;
+  }
+  clearTimeout(saveTimer);
+  await deleteDraft(device.userId).catch(() => {});
+  main.dataset.unsentWork = '';
+  const uuid = incident.uuid;
+  await replayOutbox({ only: uuid, force: true }).catch(() => {});
+  const receipt = await receiptFor(uuid);
+  if (receipt) {
+    showReceipt({ receipt });
+    return;
+  }
+  const entry = await get('outbox', uuid);
+  if (entry?.refusal) {
+    // Refused at once, with the form still here: put it right and add it again.
+    const { discard } = await import('./outbox.js');
+    await discard(uuid);
+    main.dataset.unsentWork = 'yes';
+    saveNow();
+    const { refusal } = entry;
+    showRefusal({ error: { kind: refusal.fields ? 'invalid' : 'forbidden', message: refusal.message,
+      body: { fields: refusal.fields ?? {} } } });
+    return;
+  }
+  showQueued(uuid, entry);
+}
+
+function showQueued(uuid, entry) {
+  setLocked(false);
+  queuedUuid = uuid;
+  form.hidden = true;
+  errors.clear();
+  const box = $('#queued');
+  const why = entry?.lastError?.message ?? 'There is no connection to Haven.';
+  box.querySelector('[data-queued-reason]').textContent = why;
+  box.hidden = false;
+  box.querySelector('h2').focus();
 }
 
 function setLocked(locked) {
@@ -250,6 +469,8 @@ function showQueue({ size, reason, sending }) {
 
 function showReceipt({ receipt }) {
   setLocked(false);
+  queuedUuid = null;
+  $('#queued').hidden = true;
   form.hidden = true;
   errors.clear();
   const heading = $('[data-receipt-heading]');
@@ -276,7 +497,7 @@ function showRefusal({ error }) {
   }
 }
 
-function recordAnother() {
+function clearForm() {
   draftUuid = newUuid();
   form.reset();
   for (const part of ['pupil', 'linked', 'staff', 'bodyMap', 'files']) parts[part].reset();
@@ -284,15 +505,47 @@ function recordAnother() {
   showParentsReason();
   setNow();
   parts.preview.refresh();
+  main.dataset.unsentWork = '';
+}
+
+function recordAnother() {
+  clearForm();
+  queuedUuid = null;
   $('#receipt').hidden = true;
+  $('#queued').hidden = true;
+  $('#draft-restored').hidden = true;
   form.hidden = false;
   $('#pupil-search').focus();
 }
+
+// An incident this page left waiting may be sent by the service worker or another tab.
+function listenForLaterReceipts() {
+  try {
+    new BroadcastChannel(channelName).addEventListener('message', ({ data }) => {
+      if (data?.type === 'sent' && data.uuid === queuedUuid) showReceipt({ receipt: data.receipt });
+    });
+  } catch {
+    // No BroadcastChannel: the outbox list still shows what has gone.
+  }
+}
+
+// Leaving with unsaved or unsent work asks first.
+window.addEventListener('beforeunload', (event) => {
+  if (main.dataset.unsentWork !== 'yes' && form.dataset.sending !== 'yes') return;
+  saveNow();
+  event.preventDefault();
+  event.returnValue = '';
+});
 
 queue.addEventListener('change', (event) => showQueue(event.detail));
 queue.addEventListener('sent', (event) => showReceipt(event.detail));
 queue.addEventListener('refused', (event) => showRefusal(event.detail));
 $('[data-send-now]').addEventListener('click', () => queue.flush());
-$('[data-record-another]').addEventListener('click', recordAnother);
+for (const button of document.querySelectorAll('[data-record-another]')) {
+  button.addEventListener('click', recordAnother);
+}
+$('[data-start-again]').addEventListener('click', startAgain);
 $('[data-retry-load]').addEventListener('click', load);
+if (cryptoAvailable()) new OutboxPanel($('#outbox'));
+listenForLaterReceipts();
 load();

@@ -136,6 +136,14 @@ export class PupilPicker extends EventTarget {
     this.#render();
   }
 
+  // A saved draft's pupils, quietly (no focus moves): those no longer on the roll are left out.
+  restore(ids) {
+    const known = ids.filter((id) => this.index.get(id));
+    this.chosen = this.multiple ? known : known.slice(0, 1);
+    this.#render();
+    this.#changed();
+  }
+
   focus() {
     (this.search.hidden ? this.list.querySelector('button') : this.input)?.focus();
   }

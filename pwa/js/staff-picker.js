@@ -74,6 +74,13 @@ export class StaffPicker extends EventTarget {
     this.#render();
   }
 
+  // A saved draft's choices, quietly: staff no longer listed are left out.
+  restore(ids) {
+    this.chosen = ids.filter((id) => this.byId.has(id));
+    this.#render();
+    this.#changed();
+  }
+
   reset() {
     this.chosen = [];
     this.refused = new Map();

@@ -76,6 +76,12 @@ def public_while_locked(view: Callable) -> Callable:
     return _declare(AccessRule(public=True, allowed_while_locked=True))(view)
 
 
+def public_background(view: Callable) -> Callable:
+    """Public, reachable while the screen is blanked, and not counted as activity: what the
+    service worker and a device's outbox fetch in the background."""
+    return _declare(AccessRule(public=True, allowed_while_locked=True, passive=True))(view)
+
+
 def signed_in(view: Callable | None = None, *, allowed_while_locked=False, passive=False):
     decorator = _declare(AccessRule(allowed_while_locked=allowed_while_locked, passive=passive))
     return decorator(view) if view is not None else decorator

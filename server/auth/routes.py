@@ -56,7 +56,9 @@ def sign_out():
         operations.sign_out(g.user_session)
         db.session.commit()
     response = redirect(url_for("auth.sign_in"))
-    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    # Not "storage": that would wipe the sealed outbox, which must still send after sign-out
+    # (SPEC §5). The page deletes this user's keys, drafts and snapshots itself (pwa/js/app.js).
+    response.headers["Clear-Site-Data"] = '"cache", "cookies"'
     flash("You have signed out.", "info")
     return response
 

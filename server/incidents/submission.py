@@ -88,9 +88,15 @@ class _Draft:
 
 
 def submit_incident(
-    author: User, payload: dict[str, Any], uploads: Sequence[file_store.Upload] = ()
+    author: User,
+    payload: dict[str, Any],
+    uploads: Sequence[file_store.Upload] = (),
+    via_device=None,
 ) -> Receipt:
-    """Record an incident for `author`, or raise IncidentRefused having written nothing."""
+    """Record an incident for `author`, or raise IncidentRefused having written nothing.
+
+    `via_device` is the enrolled device whose outbox sent it (server/offline), for the audit.
+    """
     if not author.can(Permission.RECORD_INCIDENTS):
         raise IncidentRefused("You cannot record incidents.", status=403)
     if not isinstance(payload, dict) or _too_deep(payload):
@@ -103,7 +109,7 @@ def submit_incident(
         return _replayed(existing, author, digest)
     draft = parse_payload(author, payload)
     checked = _check_uploads(uploads)
-    return _write(author, client_uuid, digest, draft, checked)
+    return _write(author, client_uuid, digest, draft, checked, via_device)
 
 
 def _too_deep(payload: dict) -> bool:
@@ -440,6 +446,7 @@ def _write(
     digest: str,
     draft: _Draft,
     checked: list[file_store.CheckedFile],
+    via_device=None,
 ) -> Receipt:
     stored_names: list[str] = []
     try:
@@ -464,7 +471,7 @@ def _write(
                 object_type="incident",
                 object_id=incident.id,
                 actor=author,
-                details={"number": incident.number, "uuid": client_uuid},
+                details=_audit_details(incident, client_uuid, via_device),
             )
     except AlertRefused as refusal:
         file_store.discard(stored_names)
@@ -474,6 +481,13 @@ def _write(
         file_store.discard(stored_names)
         raise
     return _receipt(incident, created=True)
+
+
+def _audit_details(incident: Incident, client_uuid: str, via_device) -> dict[str, Any]:
+    details = {"number": incident.number, "uuid": client_uuid}
+    if via_device is not None:
+        details["device_id"] = via_device.id
+    return details
 
 
 def _add_incident(author: User, client_uuid: str, digest: str, draft: _Draft) -> Incident:
