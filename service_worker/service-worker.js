@@ -61,7 +61,7 @@ self.addEventListener('fetch', (event) => {
   if (request.mode === 'navigate') {
     event.respondWith(navigate(request, url));
     // A navigation is a sign of life: try the outbox too, without holding the page up.
-    event.waitUntil(replay().catch(() => {}));
+    event.waitUntil(replay({ force: true }).catch(() => {}));
     return;
   }
   if (BUILD.precache.includes(url.pathname)) {

@@ -586,3 +586,19 @@ def test_revoked_at_is_not_rewound(app, school, make_device):
         revoke_device(db.session.merge(school.dsl), stored)
         assert stored.revoked_at == first and stored.revoked_by_id == school.staff.id
         assert first <= utcnow()
+
+
+def test_the_cli_lists_and_removes_a_lost_ipad(app, runner, make_user, make_device):
+    owner = make_user(Role.STAFF, email="trip.ta@school.example")
+    device = make_device(owner, name="Trip iPad")
+    listed = runner.invoke(args=["devices", "list", "trip.ta@school.example"])
+    assert "Trip iPad" in listed.output and "in use" in listed.output
+    assert runner.invoke(args=["devices", "revoke", "trip.ta@school.example"]).exit_code == 2
+    removed = runner.invoke(args=["devices", "revoke", "trip.ta@school.example", "--all"])
+    assert removed.exit_code == 0 and "Removed 1 device(s)" in removed.output
+    with app.app_context():
+        assert db.session.get(Device, device.device_id).revoked_at is not None
+    (row,) = audit_actions(app, "device.revoked")
+    assert row.actor_user_id is None
+    unknown = runner.invoke(args=["devices", "list", "nobody@school.example"])
+    assert unknown.exit_code == 1

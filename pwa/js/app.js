@@ -11,7 +11,9 @@ import { cryptoAvailable } from './device-crypto.js';
 import { getJSON } from './api.js';
 import { dataKey } from './device.js';
 
-const RETRY_SECONDS = 30;
+// While something waits, try this often: the 'online' event is not always fired (and a server
+// that was restarting never fires it), and a try with no connection costs nothing.
+const RETRY_SECONDS = 10;
 const SNAPSHOT_MAX_AGE_MS = 30 * 60 * 1000;
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? '';
 const userId = Number(meta('haven-user')) || null;

@@ -17,11 +17,17 @@ export class DeviceLock extends EventTarget {
     this.cover = $('#device-lock');
     this.lastActivity = Date.now();
     this.waiting = null;
+    this.hasPin = false;
+    this.refreshPin();
     this.cover.querySelector('[data-pin-unlock-form]').addEventListener('submit', (event) => {
       event.preventDefault();
       this.#tryPin();
     });
     this.#watchIdle();
+  }
+
+  async refreshPin() {
+    this.hasPin = Boolean((await deviceRecord(this.userId))?.pinWrapped);
   }
 
   get locked() {
@@ -72,6 +78,7 @@ export class DeviceLock extends EventTarget {
     input.value = '';
     message.textContent = 'Checking…';
     const result = await unlockWithPin(this.userId, pin);
+    if (result.reason === 'wiped') await this.refreshPin();
     if (result.ok) {
       message.textContent = '';
       this.lastActivity = Date.now();
@@ -106,7 +113,7 @@ export class DeviceLock extends EventTarget {
 }
 
 // The panel that asks for an offline PIN, while online, until one is set or put off.
-export function offerPinSetup(userId) {
+export function offerPinSetup(userId, onSet = () => {}) {
   const panel = $('#pin-setup');
   const form = panel.querySelector('[data-pin-setup-form]');
   const message = panel.querySelector('[data-pin-setup-error]');
@@ -141,6 +148,7 @@ export function offerPinSetup(userId) {
     }
     form.reset();
     message.hidden = true;
+    onSet();
     panel.replaceChildren(Object.assign(document.createElement('p'), {
       className: 'flash flash-success',
       textContent: 'Offline PIN set. You can now record on this device with no connection.',

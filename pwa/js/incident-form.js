@@ -18,7 +18,7 @@ import { PupilPicker, RosterIndex } from './pupil-picker.js';
 import { keepSessionWhileTyping } from './session-activity.js';
 import { StaffPicker } from './staff-picker.js';
 import { newUuid, SubmitQueue } from './submit-queue.js';
-import { dataKey, deviceRecord, unlockOnline } from './device.js';
+import { dataKey, deviceRecord, lock, unlockOnline } from './device.js';
 import { DeviceLock, offerPinSetup } from './device-lock.js';
 import { cryptoAvailable } from './device-crypto.js';
 import { deleteDraft, loadDraft, loadSnapshot, saveDraft, saveSnapshot } from './drafts.js';
@@ -115,10 +115,17 @@ async function openDevice() {
       await deviceLock.unlockWithPin('Haven cannot be reached just now. Enter your offline PIN '
         + 'to carry on: what you record is sent when the connection is back.');
     }
-    offerPinSetup(userId);
+    offerPinSetup(userId, () => deviceLock.refreshPin());
   }
   const record = await deviceRecord(userId);
   if (record) device = { userId, deviceId: record.deviceId, signingKey: record.signingKey };
+  followTheBlankScreen();
+  document.addEventListener('haven:idle-offline', (event) => {
+    if (!deviceLock?.hasPin) return;
+    event.preventDefault();
+    deviceLock.lockNow('Haven cannot be reached, and for safety it locked after 10 minutes '
+      + 'without activity. What you were writing is kept. Enter your offline PIN to carry on.');
+  });
 }
 
 const NOT_SET_UP = 'This device has not been set up to record with no connection. Connect to '
@@ -209,6 +216,25 @@ function wire() {
   for (const part of ['pupil', 'linked', 'staff', 'bodyMap', 'files']) {
     parts[part].addEventListener('change', changed);
   }
+}
+
+// The blank screen hides the page and locks the session: the draft is saved and the key leaves
+// memory with it; unlocking with the password brings the key back from the server.
+function followTheBlankScreen() {
+  new MutationObserver(async () => {
+    const blanked = document.documentElement.classList.contains('blanked');
+    if (blanked && dataKey()) {
+      await saveNow();
+      lock();
+    } else if (!blanked && device && !dataKey() && !appShell) {
+      try {
+        await unlockOnline(device.userId);
+      } catch {
+        await deviceLock.unlockWithPin('Haven cannot be reached just now. Enter your offline PIN '
+          + 'to carry on.').catch(() => {});
+      }
+    }
+  }).observe(document.documentElement, { attributes: true, attributeFilter: ['class'] });
 }
 
 // --- The draft, saved as it is typed ----------------------------------------------------------

@@ -147,8 +147,10 @@ async function settle(entry, result) {
     announce({ type: 'refused', uuid: entry.uuid, refusal: result.refusal });
     return;
   }
-  const attempts = entry.attempts + 1;
-  const backoff = Math.min(MAX_BACKOFF_MS, 5000 * 2 ** Math.min(attempts, 10));
+  // Backing off spares a server that is struggling (5xx, 429); with no connection at all there
+  // is nobody to spare, and the next trigger should try at once.
+  const attempts = result.error.network ? entry.attempts : entry.attempts + 1;
+  const backoff = result.error.network ? 0 : Math.min(MAX_BACKOFF_MS, 5000 * 2 ** Math.min(attempts, 10));
   await put('outbox', { ...entry, attempts, lastError: result.error, nextAttemptAt: Date.now() + backoff });
   announce({ type: 'changed' });
 }

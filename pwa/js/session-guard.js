@@ -21,6 +21,9 @@ const DOUBLE_ESCAPE_MS = 800;
 let deadline = Date.now() + Number(config.timeoutSeconds) * 1000;
 let warningSeconds = 60;
 let signedOutShown = false;
+// Whether the last check reached Haven: with no connection, an idle page is locked for the
+// connection's sake (the offline PIN, where the page has one), not sent to sign in.
+let reachable = true;
 
 // Read each time: signing in again in another tab gives this page's session a new token.
 function csrfToken() {
@@ -30,12 +33,14 @@ function csrfToken() {
 async function refreshDeadline() {
   try {
     const response = await fetch(config.sessionUrl, { headers: { Accept: 'application/json' } });
+    reachable = true;
     if (response.status === 401) return signedOut();
     const state = await response.json();
     deadline = Date.now() + state.seconds_remaining * 1000;
     warningSeconds = state.warning_seconds;
   } catch {
     // Offline: keep counting down locally; the server decides when we are back.
+    reachable = false;
   }
 }
 
@@ -64,6 +69,15 @@ function signedOut() {
   if (signedOutShown) return;
   signedOutShown = true;
   warning.hidden = true;
+  if (!reachable || !navigator.onLine) {
+    // The page's offline lock (pwa/js/device-lock.js) takes over if it can: the PIN opens it.
+    const handled = !document.dispatchEvent(new CustomEvent('haven:idle-offline', { cancelable: true }));
+    if (handled) return;
+    cover.querySelector('[data-cover-signed-out] p').textContent = 'Haven cannot be reached, and '
+      + 'for safety this page was locked after 10 minutes without activity. What you were '
+      + 'writing is still here, hidden. When the connection is back, sign in again in a new '
+      + 'tab, then come back here and press Continue.';
+  }
   showCover('[data-cover-signed-out]');
 }
 

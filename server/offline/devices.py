@@ -114,13 +114,14 @@ def may_revoke(actor: User, device: Device) -> bool:
     return device.user_id == actor.id or actor.can(Permission.MANAGE_USERS)
 
 
-def revoke_device(actor: User, device: Device) -> None:
-    if not may_revoke(actor, device):
+def revoke_device(actor: User | None, device: Device) -> None:
+    """Stop the device for good. `actor` None is the server's operator (`flask devices`)."""
+    if actor is not None and not may_revoke(actor, device):
         raise OfflineRefused("You cannot remove this device.", "forbidden", 403)
     if not device.active:
         return
     device.revoked_at = utcnow()
-    device.revoked_by_id = actor.id
+    device.revoked_by_id = actor.id if actor is not None else None
     record(
         "device.revoked",
         object_type="device",

@@ -317,7 +317,14 @@ def test_the_form_checks_answers_before_sending(live_server, page):
     assert incident_for(live_server, school.pupil_id) == []
 
 
+# Where a browser cannot keep keys (no IndexedDB or WebCrypto: private modes, plain HTTP on a
+# school network), the page still sends online through its in-memory queue. These tests take
+# IndexedDB away to check that path; the sealed outbox is tested in test_offline_capture.py.
+NO_DEVICE_STORAGE = "Object.defineProperty(window, 'indexedDB', {value: undefined});"
+
+
 def test_an_incident_waits_when_the_network_fails_and_sends_on_send_now(live_server, page):
+    page.add_init_script(NO_DEVICE_STORAGE)
     school = seed_school(live_server)
     sign_in(page, school.assistant_email)
     open_form(page)
@@ -340,6 +347,7 @@ def test_an_incident_waits_when_the_network_fails_and_sends_on_send_now(live_ser
 
 
 def test_a_receipt_lost_on_the_way_back_is_not_a_second_incident(live_server, page):
+    page.add_init_script(NO_DEVICE_STORAGE)
     school = seed_school(live_server)
     sign_in(page, school.assistant_email)
     open_form(page)
@@ -394,6 +402,7 @@ def test_a_refusal_by_the_server_is_shown_beside_the_field(live_server, page):
 
 
 def test_signed_out_keeps_the_incident_until_signed_in_again(live_server, page):
+    page.add_init_script(NO_DEVICE_STORAGE)
     school = seed_school(live_server)
     sign_in(page, school.assistant_email)
     open_form(page)
