@@ -6,8 +6,11 @@ connection" is the browser offline *and* every request to the server aborted, so
 slip through; what arrived is always counted in the server's database.
 """
 
+import functools
 import json
 import re
+import threading
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -123,7 +126,7 @@ def set_up_device(page: Page, live_server, school) -> None:
     """Signed in, the form open, the service worker in control and an offline PIN set."""
     sign_in(page, school.assistant_email)
     open_form(page)
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30_000)
     panel = page.locator("#pin-setup")
     expect(panel).to_be_visible()
     panel.get_by_label("New PIN (6 to 12 digits)").fill(PIN)
@@ -261,31 +264,37 @@ def test_the_service_worker_stopped_mid_replay_loses_nothing_and_doubles_nothing
     connection.cut()
     record_offline(page, school, "Written on the coach, replayed by the worker.")
     context = page.context
-    page.close()  # no page left to replay: only the service worker will
-    connection.restore()
-    worker_page = context.new_page()
-    cdp = context.new_cdp_session(worker_page)
-    cdp.send("ServiceWorker.enable")
-    stopped = []
+    page.close()  # no page of ours is left to replay: only the service worker will
 
-    def stop_worker_after_commit(route):
-        route.fetch()  # the server has committed it
+    # The server commits, then takes its time to answer: the worker is stopped meanwhile.
+    committed = threading.Event()
+    views = live_server.app.view_functions
+    receive = views["offline.receive"]
+
+    @functools.wraps(receive)  # the same view to the app (CSRF exemption and all)
+    def commit_then_answer_slowly(*args, **kwargs):
+        response = receive(*args, **kwargs)
+        committed.set()
+        time.sleep(3)
+        return response
+
+    views["offline.receive"] = commit_then_answer_slowly
+    try:
+        connection.restore()  # Background Sync, where the browser has it, replays now
+        worker_page = context.new_page()
+        cdp = context.new_cdp_session(worker_page)
+        cdp.send("ServiceWorker.enable")
+        # A navigation with no script of ours: the worker's fetch handler replays too.
+        worker_page.goto("/manifest.webmanifest")
+        assert committed.wait(timeout=30), "the service worker did not replay the outbox"
         cdp.send("ServiceWorker.stopAllWorkers")
-        stopped.append(route.request.service_worker is not None)
-        route.abort("connectionreset")
-
-    context.route("**/api/outbox", stop_worker_after_commit)
-    # A navigation with no script of ours: the worker's fetch handler starts a replay.
-    worker_page.goto("/manifest.webmanifest")
-    for _ in range(60):
-        if stopped:
-            break
-        worker_page.wait_for_timeout(250)
-    assert stopped == [True], "the service worker did not replay the outbox"
+    finally:
+        views["offline.receive"] = receive
     assert count_for(live_server, school.pupil_id) == 1
-    context.unroute("**/api/outbox")
+    assert len(worker_page.evaluate(OUTBOX_ENTRIES)) == 1  # no receipt came: it is kept
     worker_page.goto("/incidents/new")  # the worker starts again; the page replays too
     expect(waiting_badge(worker_page)).to_be_hidden()
+    assert worker_page.evaluate(OUTBOX_ENTRIES) == []
     assert count_for(live_server, school.pupil_id) == 1
 
 
