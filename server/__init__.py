@@ -19,6 +19,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.config.from_object(config_class)
     app.config.update(overrides)
     _ensure_secret_key(app)
+    _trust_proxies(app)
     _use_request_class(app)
     _register_url_converters(app)
     _init_extensions(app)
@@ -26,6 +27,16 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     _register_cli(app)
     _register_request_hooks(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind a reverse proxy, read the client's address and scheme from the headers it sets
+    (as many hops as configured); without configuration those headers are ignored."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    hops = app.config["PROXY_FIX"]
+    if any(hops.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **hops)
 
 
 def _use_request_class(app: Flask) -> None:

@@ -115,7 +115,6 @@ def test_roster_lists_pupils_on_roll_with_what_tells_them_apart(
     assert pupils["Ada Quill"] == {
         "id": school.ada,
         "name": "Ada Quill",
-        "legal_name": "Ada Quill",
         "class_name": "4B",
         "year_label": "Year 4",
         "date_of_birth": "2017-03-04",

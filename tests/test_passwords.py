@@ -86,7 +86,8 @@ def smtp_server(app, monkeypatch):
 
 def reset_link(message) -> str:
     body = message.get_payload(decode=True).decode()
-    return re.search(r"http://localhost(/auth/reset-password/\S+)", body).group(1)
+    # Links are built on HAVEN_BASE_URL (TestConfig keeps the default, http://localhost:5000).
+    return re.search(r"http://localhost:5000(/auth/reset-password/\S+)", body).group(1)
 
 
 def ask_for_reset(client, run_jobs, smtp_server, email: str) -> str:

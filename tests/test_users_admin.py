@@ -267,7 +267,7 @@ def test_changing_an_email_ends_sessions_and_reset_links(app, dsl_client, make_u
     their_device = app.test_client()
     sign_in(person, test_client=their_device)
     with app.test_request_context():
-        token = accounts_operations.request_password_reset(person.email)
+        token = accounts_operations.issue_reset_token(person.email)
         db.session.commit()
     assert edit(dsl_client, person, email="moved@school.example").status_code == 302
     assert their_device.get("/").status_code == 302

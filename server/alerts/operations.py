@@ -119,8 +119,28 @@ def preview_recipients(author: User, pupil_ids, category_ids, extra_recipient_id
     return Preview(
         sensitive=sensitive,
         recipients=[_recipient_json(r) for r in automatic + chosen],
-        refused=refused,
+        refused=[_as_shown_to_author(item) for item in refused],
     )
+
+
+# The form's staff list holds only active people who read incidents. For any other id the
+# author learns nothing: neither a name nor whether the account exists, is disabled or is the
+# office's.
+OFF_THE_STAFF_LIST = frozenset(
+    {rules.UNKNOWN_REFUSAL, rules.DISABLED_REFUSAL, rules.NO_INCIDENTS_REFUSAL}
+)
+NOT_ON_THE_STAFF_LIST = "is not on the staff list"
+
+
+def _as_shown_to_author(item: dict) -> dict:
+    if item["reason"] not in OFF_THE_STAFF_LIST:
+        return item
+    return {
+        **item,
+        "name": "",
+        "reason": NOT_ON_THE_STAFF_LIST,
+        "reason_label": NOT_ON_THE_STAFF_LIST,
+    }
 
 
 def _first_pupil(pupil_ids) -> Pupil | None:
@@ -168,7 +188,7 @@ def create_incident_alerts(incident: Incident, extra_recipient_ids=()) -> list[A
     )
     refused = [item for item in refused if item["reason"] != rules.DISABLED_REFUSAL]
     if refused:
-        raise AlertRefused(_refusal_message(refused))
+        raise AlertRefused(_refusal_message([_as_shown_to_author(item) for item in refused]))
     return _write_alerts(automatic + chosen, incident_id=incident.id, action_id=None)
 
 
