@@ -79,6 +79,7 @@ def _init_extensions(app: Flask) -> None:
 def _import_models() -> None:
     """Every model module, so the metadata (and Alembic) sees every table."""
     import server.alerts.models  # noqa: F401
+    import server.approvals.models  # noqa: F401
     import server.audit.models  # noqa: F401
     import server.auth.models  # noqa: F401
     import server.incidents.models  # noqa: F401
@@ -89,6 +90,7 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from server.admin import bp as admin_bp
     from server.alerts import bp as alerts_bp
+    from server.approvals import bp as approvals_bp
     from server.auth import bp as auth_bp
     from server.auth import init_auth
     from server.home import bp as home_bp
@@ -101,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(alerts_bp, url_prefix="/alerts")
+    app.register_blueprint(approvals_bp, url_prefix="/approvals")
     app.register_blueprint(incidents_bp)
     app.register_blueprint(offline_bp)
     app.register_blueprint(passkeys_bp, url_prefix="/passkeys")

@@ -12,6 +12,7 @@ from server.audit.models import AuditEvent
 from server.auth.models import User
 from server.auth.roles import Role
 from server.config import PROJECT_ROOT
+from server.approvals.operations import pending_requests
 from server.extensions import db
 from server.pupils.import_report import RosterFileError, RowProblem
 from server.pupils.leavers import leavers_need_confirmation
@@ -658,8 +659,8 @@ def test_the_examples_in_the_documentation_import_cleanly(app_context):
     assert staff("tom.whitlock@larkfield.example").roles == {Role.CLASS_TEACHER, Role.DSL}
 
 
-def test_an_admins_staff_import_cannot_give_safeguarding_roles(app_context, make_user):
-    """The office imports staff, but only a DSL gives the roles that see Safeguarding."""
+def test_an_admins_staff_import_asks_a_dsl_for_every_reader(app_context, make_user):
+    """The office imports staff, but only a DSL lets anyone read incidents (SPEC §1)."""
     admin = db.session.get(User, make_user(Role.ADMIN).id)
     text = csv_text(
         "new.lead@school.example,New,Lead,,DSL,",
@@ -668,10 +669,12 @@ def test_an_admins_staff_import_cannot_give_safeguarding_roles(app_context, make
         header=STAFF_HEADER,
     )
     report = import_staff(text, by=admin)
-    assert [change.key for change in report.created] == ["new.ta@school.example"]
-    assert {row.key for row in report.refused} == {
+    assert report.created == [] and report.refused == []
+    assert {change.key for change in report.requested} == {
         "new.lead@school.example",
+        "new.ta@school.example",
         "office.self@school.example",
     }
-    assert all("Only a designated safeguarding lead" in row.reason for row in report.refused)
-    assert staff("new.lead@school.example") is None
+    assert "3 sent to a DSL to approve" in report.summary()
+    assert staff("new.lead@school.example") is None and staff("new.ta@school.example") is None
+    assert len(pending_requests()) == 3

@@ -15,7 +15,9 @@ from sqlalchemy.orm import selectinload
 from server.alerts import rules
 from server.alerts.models import Alert, AlertRule, IncidentRead
 from server.alerts.rules import Reason, Recipient
+from server.approvals import operations as approvals
 from server.audit.operations import record
+from server.auth import accounts
 from server.auth.models import User
 from server.auth.roles import Permission
 from server.clock import utcnow
@@ -480,13 +482,40 @@ DSL_REQUIRED_FOR_EVERY_INCIDENT = (
 )
 
 
-def set_rules(chosen: dict, *, by: User) -> bool:
+def set_rules(chosen: dict, *, by: User):
     """Replace the alert rules with `chosen` ({event: recipients}); audited. Returns whether
-    anything changed. Refused (422, nothing written) if a rule breaks one of `rules.py`'s."""
+    anything changed, or — when a rule would alert more people and `by` is not a DSL — the
+    request filed for a DSL to approve (an alert lets its recipient read the incident).
+    Refused (422, nothing written) if a rule breaks one of `rules.py`'s."""
     wanted = _clean_rules(chosen)
     before = rules.current_rules()
     if wanted == before:
         return False
+    widens = any(wanted[event] - before[event] for event in rules.Event)
+    if widens and not accounts.decides_who_reads(by):
+        return approvals.file_alert_rules_request(
+            {event.value: {r.label for r in before[event]} for event in rules.Event},
+            {event.value: {r.label for r in wanted[event]} for event in rules.Event},
+            labels={event.value: event.label for event in rules.Event},
+            by=by,
+            change={
+                "before": {event.value: sorted(before[event]) for event in rules.Event},
+                "after": {event.value: sorted(wanted[event]) for event in rules.Event},
+            },
+        )
+    _write_rules(before, wanted, by)
+    return True
+
+
+def apply_rules_request(change: dict, *, by: User) -> None:
+    """A DSL's approval: the rules asked for, if they still stand as they did when asked."""
+    before = rules.current_rules()
+    if {event.value: sorted(before[event]) for event in rules.Event} != change["before"]:
+        raise AlertError(accounts.STALE_REQUEST_MESSAGE, 409)
+    _write_rules(before, _clean_rules(change["after"]), by)
+
+
+def _write_rules(before: rules.Rules, wanted: rules.Rules, by: User) -> None:
     for row in db.session.scalars(select(AlertRule)):
         if Reason(row.recipient) not in wanted[rules.Event(row.event)]:
             db.session.delete(row)
@@ -504,7 +533,6 @@ def set_rules(chosen: dict, *, by: User) -> bool:
         },
     )
     db.session.flush()
-    return True
 
 
 def _clean_rules(chosen: dict) -> rules.Rules:
@@ -512,7 +540,7 @@ def _clean_rules(chosen: dict) -> rules.Rules:
     problems: list[str] = []
     for event in rules.Event:
         wanted[event] = set()
-        for value in chosen.get(event, ()) or ():
+        for value in chosen.get(event, chosen.get(event.value, ())) or ():
             try:
                 recipient = Reason(value)
             except ValueError:
