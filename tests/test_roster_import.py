@@ -8,11 +8,11 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from server.approvals.operations import pending_requests
 from server.audit.models import AuditEvent
 from server.auth.models import User
 from server.auth.roles import Role
 from server.config import PROJECT_ROOT
-from server.approvals.operations import pending_requests
 from server.extensions import db
 from server.pupils.import_report import RosterFileError, RowProblem
 from server.pupils.leavers import leavers_need_confirmation

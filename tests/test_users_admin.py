@@ -69,8 +69,7 @@ def test_admin_adds_a_member_of_staff(app, admin_client, dsl_client):
     # A member of staff reads incidents: the account waits for a DSL's approval.
     assert find_user(app, "p.natarajan@school.example") is None
     assert pending(app) == [
-        "New account for Priya Natarajan <p.natarajan@school.example>\n"
-        "Roles: Class teacher, Staff"
+        "New account for Priya Natarajan <p.natarajan@school.example>\nRoles: Class teacher, Staff"
     ]
     approve_all(app, dsl_client)
     person = find_user(app, "p.natarajan@school.example")
