@@ -20,6 +20,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.config.update(overrides)
     _ensure_secret_key(app)
     _trust_proxies(app)
+    _refuse_untrusted_hosts(app)
     _use_request_class(app)
     _register_url_converters(app)
     _init_extensions(app)
@@ -37,6 +38,13 @@ def _trust_proxies(app: Flask) -> None:
     hops = app.config["PROXY_FIX"]
     if any(hops.values()):
         app.wsgi_app = ProxyFix(app.wsgi_app, **hops)
+
+
+def _refuse_untrusted_hosts(app: Flask) -> None:
+    """Before any other hook (sessions included), so nothing runs for a forged Host header."""
+    from server.request_guards import refuse_untrusted_hosts
+
+    app.before_request(refuse_untrusted_hosts)
 
 
 def _use_request_class(app: Flask) -> None:

@@ -197,6 +197,22 @@ def test_the_preview_endpoint_answers_the_form(client, school, sign_in):
     ]
 
 
+def test_the_preview_names_nobody_off_the_staff_list(client, school, sign_in, make_user):
+    """Issue 11, finding 7: the preview named any account by id (the office, leavers)."""
+    gone = make_user(Role.STAFF, full_name="Gone Assistant", active=False)
+    sign_in(school.staff)
+    response = client.post(
+        "/api/alert-preview",
+        json={"pupil_id": school.ada, "extra_recipient_ids": [school.admin.id, gone.id, 999_999]},
+    )
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Ada Office" not in text and "Gone Assistant" not in text
+    assert [(item["name"], item["reason"]) for item in response.get_json()["refused"]] == [
+        ("", "is not on the staff list")
+    ] * 3
+
+
 # --- Editing the rules -------------------------------------------------------------------
 
 

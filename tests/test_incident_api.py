@@ -122,6 +122,32 @@ def test_roster_lists_pupils_on_roll_with_what_tells_them_apart(
     }
 
 
+def test_legal_names_go_only_to_those_who_review_every_record(
+    app, client, sign_in, school, make_user
+):
+    """Issue 11, finding 7: a TA's roster carried every pupil's legal name."""
+    from server.pupils.models import Pupil
+
+    with app.app_context():
+        pupil = db.session.get(Pupil, school.ben)
+        pupil.preferred_first_name = "Benny"
+        db.session.commit()
+    for reader, sees_legal_name in [
+        (school.staff, False),
+        (school.teacher, False),
+        (school.dsl, True),
+        (school.slt, True),
+        (school.pastoral, True),
+    ]:
+        device = app.test_client()
+        sign_in(reader, test_client=device)
+        response = device.get("/api/roster")
+        assert ("Ben Marsh" in response.get_data(as_text=True)) is sees_legal_name
+        entry = {p["id"]: p for p in response.get_json()}[school.ben]
+        assert entry["name"] == "Benny Marsh"
+        assert {"id", "name", "class_name", "year_label", "date_of_birth"} <= entry.keys()
+
+
 def test_roster_takes_the_same_number_of_queries_however_many_pupils(
     app, client, sign_in, school, make_class, make_pupil
 ):
