@@ -342,3 +342,18 @@ def test_the_office_cannot_remove_a_readers_passkeys(app, office, lead, school, 
     revoked = lead.post(f"/admin/users/{teacher.id}/passkeys/{passkey_id}/revoke")
     assert revoked.status_code == 302
     assert audit_actions(app, "passkey.revoked") == ["passkey.revoked"]
+
+
+def test_re_enabling_a_reader_waits_for_a_dsl_but_disabling_does_not(app, office, lead, school):
+    teacher = user_at(app, school.teacher.email)
+    disabled = office.post(f"/admin/users/{teacher.id}", data=account_form(teacher, active=""))
+    assert disabled.status_code == 302 and user_at(app, teacher.email).active is False
+    office.post(f"/admin/users/{teacher.id}", data=account_form(teacher))
+    assert user_at(app, teacher.email).active is False
+    page = lead.get("/approvals/").get_data(as_text=True)
+    assert "Re-enable the account" in page
+    (request_id,) = pending_ids(app)
+    assert lead.post(f"/approvals/{request_id}/approve").status_code == 303
+    assert user_at(app, teacher.email).active is True
+    decided = lead.get("/approvals/").get_data(as_text=True)
+    assert "Recently decided" in decided and "Approved by Dee Lead" in decided

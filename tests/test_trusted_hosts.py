@@ -32,7 +32,7 @@ def test_a_request_for_a_host_the_school_has_not_configured_is_refused(client, m
 
 
 def test_a_reset_link_uses_the_base_url_whatever_host_was_asked(
-    app, client, make_user, monkeypatch
+    app, client, make_user, monkeypatch, run_jobs
 ):
     """127.0.0.1 is trusted in development, yet the link is built on the base URL."""
     # The test client keeps the CSRF cookie for "localhost" only; CSRF is tested elsewhere.
@@ -42,6 +42,7 @@ def test_a_reset_link_uses_the_base_url_whatever_host_was_asked(
         "/auth/reset-password", data={"email": user.email}, headers={"Host": "127.0.0.1:5000"}
     )
     assert response.status_code == 302
+    run_jobs()
     (mail,) = mails_to(app, user.email)
     assert "http://localhost:5000/auth/reset-password/" in mail
     assert "127.0.0.1" not in mail

@@ -6,6 +6,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select
 
+from server.approvals import operations as approvals
 from server.audit.operations import record
 from server.auth.models import User
 from server.auth.operations import AuthError, normalise_email, revoke_reset_links, set_password
@@ -101,12 +102,10 @@ def guarded_as_reader(person: User) -> bool:
     """An account whose sign-in only its owner or a DSL may change, whatever its roles are at
     this moment: it reads incidents, ever did (alerts to it stay readable once it reads again),
     or waits for a DSL to let it."""
-    from server.approvals.operations import pending_for_account
-
     return (
         person.reader_since is not None
         or bool(person.roles & READER_ROLES)
-        or pending_for_account(person.id)
+        or approvals.pending_for_account(person.id)
     )
 
 
@@ -288,9 +287,7 @@ def add_account(
             set_active(person, active, by=by)
             return person
     except DslDecisionNeeded:
-        from server.approvals.operations import file_account_request
-
-        return file_account_request(None, _cleaned(wanted), by=by)
+        return approvals.file_account_request(None, _cleaned(wanted), by=by)
 
 
 def save_account(
@@ -327,10 +324,8 @@ def save_account(
                 raise DslDecisionNeeded()
             return None
     except DslDecisionNeeded:
-        from server.approvals.operations import file_account_request
-
         db.session.refresh(person)
-        return file_account_request(person, _cleaned(wanted), before=before, by=by)
+        return approvals.file_account_request(person, _cleaned(wanted), before=before, by=by)
 
 
 def _cleaned(wanted: dict) -> dict:
