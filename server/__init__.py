@@ -19,6 +19,8 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.config.from_object(config_class)
     app.config.update(overrides)
     _ensure_secret_key(app)
+    _trust_proxies(app)
+    _refuse_untrusted_hosts(app)
     _use_request_class(app)
     _register_url_converters(app)
     _init_extensions(app)
@@ -26,6 +28,23 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     _register_cli(app)
     _register_request_hooks(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind a reverse proxy, read the client's address and scheme from the headers it sets
+    (as many hops as configured); without configuration those headers are ignored."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    hops = app.config["PROXY_FIX"]
+    if any(hops.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **hops)
+
+
+def _refuse_untrusted_hosts(app: Flask) -> None:
+    """Before any other hook (sessions included), so nothing runs for a forged Host header."""
+    from server.request_guards import refuse_untrusted_hosts
+
+    app.before_request(refuse_untrusted_hosts)
 
 
 def _use_request_class(app: Flask) -> None:
@@ -68,6 +87,7 @@ def _init_extensions(app: Flask) -> None:
 def _import_models() -> None:
     """Every model module, so the metadata (and Alembic) sees every table."""
     import server.alerts.models  # noqa: F401
+    import server.approvals.models  # noqa: F401
     import server.audit.models  # noqa: F401
     import server.auth.models  # noqa: F401
     import server.incidents.models  # noqa: F401
@@ -79,6 +99,7 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from server.admin import bp as admin_bp
     from server.alerts import bp as alerts_bp
+    from server.approvals import bp as approvals_bp
     from server.auth import bp as auth_bp
     from server.auth import init_auth
     from server.home import bp as home_bp
@@ -91,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(alerts_bp, url_prefix="/alerts")
+    app.register_blueprint(approvals_bp, url_prefix="/approvals")
     app.register_blueprint(incidents_bp)
     app.register_blueprint(offline_bp)
     app.register_blueprint(passkeys_bp, url_prefix="/passkeys")

@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("HAVEN_INSTANCE_DIR", PROJECT_ROOT / "instance"))
@@ -18,6 +19,19 @@ def _env_bool(name: str, default: bool) -> bool:
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip().lower() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def _trusted_hosts(base_url: str) -> list[str]:
+    """The host names this school serves Haven at; a request naming any other is refused (400),
+    so nothing built from the Host header can point elsewhere. Unset: the base URL's host and
+    this machine (development and tests)."""
+    return _env_list("HAVEN_TRUSTED_HOSTS") or sorted(
+        {"localhost", "127.0.0.1", urlsplit(base_url).hostname or "localhost"}
+    )
 
 
 def _database_url() -> str:
@@ -52,8 +66,14 @@ class Config:
     SESSION_COOKIE_SECURE = _env_bool("HAVEN_SECURE_COOKIES", False)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     PREFERRED_URL_SCHEME = os.environ.get("HAVEN_URL_SCHEME", "http")
-    # Outside a request (emails sent from the CLI), links are built for this host.
+    # Every link in an email is built on this, never on the request's Host header.
     SERVER_BASE_URL = os.environ.get("HAVEN_BASE_URL", "http://localhost:5000")
+    TRUSTED_HOSTS = _trusted_hosts(SERVER_BASE_URL)
+    # Behind a reverse proxy: how many proxies set each X-Forwarded-* header (0: ignore it).
+    PROXY_FIX = {
+        part: _env_int(f"HAVEN_PROXY_FIX_{part.upper()}", 0)
+        for part in ("x_for", "x_proto", "x_host", "x_port", "x_prefix")
+    }
 
     # Forms are filled in slowly by staff writing an account: a CSRF token must outlive them.
     WTF_CSRF_TIME_LIMIT = None
@@ -62,11 +82,7 @@ class Config:
     # When set (comma-separated, e.g. "larkfield.sch.uk"), new staff accounts and changed email
     # addresses must be at one of these domains, so nobody can create an account at an address
     # of their own.
-    STAFF_EMAIL_DOMAINS = frozenset(
-        domain.strip().lower()
-        for domain in os.environ.get("HAVEN_STAFF_EMAIL_DOMAINS", "").split(",")
-        if domain.strip()
-    )
+    STAFF_EMAIL_DOMAINS = frozenset(_env_list("HAVEN_STAFF_EMAIL_DOMAINS"))
 
     # Passwords (SPEC §9): the school's rule, configurable.
     PASSWORD_MIN_LENGTH = _env_int("HAVEN_PASSWORD_MIN_LENGTH", 8)

@@ -1,4 +1,5 @@
-"""Checks every request passes before any view: text that no database column can hold.
+"""Checks every request passes before any view: a host the school serves Haven at, and text
+that no database column can hold.
 
 PostgreSQL text cannot hold U+0000 (NUL): a NUL anywhere in what a person sends would fail
 deep inside a query as a 500, and the Add Incident page's queue retries 5xx answers, so such
@@ -9,7 +10,8 @@ what to do. Uploaded files are not looked at: binary files legitimately contain 
 import json
 import re
 
-from flask import Request, request
+from flask import Request, Response, request
+from flask.globals import request_ctx
 
 from server.errors import Refused
 
@@ -36,6 +38,18 @@ class HavenRequest(Request):
             self.__dict__["form"] = self.parameter_storage_class()
             self.__dict__["files"] = self.parameter_storage_class()
             raise Refused(NUL_REFUSAL, 400)
+
+
+UNTRUSTED_HOST = "This server does not answer for that host name."
+
+
+def refuse_untrusted_hosts() -> Response | None:
+    """before_request, first of all: a Host header the school has not configured
+    (`TRUSTED_HOSTS`) gets a bare 400 before any other hook runs. Flask has already refused to
+    build URLs for it, so nothing (a page, a link in a mail) can point at that host."""
+    if request_ctx.url_adapter is None:
+        return Response(UNTRUSTED_HOST, 400, mimetype="text/plain")
+    return None
 
 
 def refuse_nul_characters() -> None:

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 
 
 def safe_next_url(target: str | None) -> str:
@@ -21,3 +21,13 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or (
         request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
     )
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link for an email, built on the configured base URL (`HAVEN_BASE_URL`),
+    never on the Host header of whichever request asked for it."""
+    base = urlsplit(current_app.config["SERVER_BASE_URL"])
+    adapter = current_app.url_map.bind(
+        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "https"
+    )
+    return adapter.build(endpoint, values, force_external=True)

@@ -220,15 +220,29 @@ def run_jobs(app) -> Callable[[], int]:
     def _run() -> int:
         if not app.config["REDIS_URL"]:
             return 0
-        from rq import SimpleWorker
-
-        with app.app_context():
-            queue = jobs.queue()
-            pending = queue.count
-            SimpleWorker([queue], connection=queue.connection).work(burst=True)
-            return pending
+        return run_queued_jobs(app)
 
     return _run
+
+
+def run_queued_jobs(app: Flask) -> int:
+    """Run the app's queued jobs in this process with a real rq worker, in burst mode."""
+    from rq import SimpleWorker
+
+    class BurstWorker(SimpleWorker):
+        # rq's command channel (pubsub) is for stopping a long-lived worker remotely; a burst
+        # worker has no use for it, and its thread can hold teardown for up to 60 s.
+        def subscribe(self):
+            pass
+
+        def unsubscribe(self):
+            pass
+
+    with app.app_context():
+        queue = jobs.queue()
+        pending = queue.count
+        BurstWorker([queue], connection=queue.connection).work(burst=True)
+        return pending
 
 
 # --- Incidents: a small fictional school to record against (tests/test_incident*.py) --------

@@ -115,6 +115,15 @@ ROUTES: dict[str, Route] = {
     "alerts.edit_rules": Route(
         "GET", "/alerts/rules", frozenset({Role.ADMIN}), step_up=True, fresh=("POST",)
     ),
+    # The DSL decides what the office asks that would let someone read incidents.
+    "approvals.index": Route("GET", "/approvals/", frozenset({Role.DSL}), step_up=True),
+    # No such request: the route's own rule is what is checked here (404 past it).
+    "approvals.approve": Route(
+        "POST", "/approvals/999999/approve", frozenset({Role.DSL}), step_up=True, fresh=True
+    ),
+    "approvals.decline": Route(
+        "POST", "/approvals/999999/decline", frozenset({Role.DSL}), step_up=True, fresh=True
+    ),
     "incidents.new": Route("GET", "/incidents/new", RECORDERS),
     "incidents.form_vocabulary": Route("GET", "/api/incident-form", RECORDERS),
     "incidents.roster": Route("GET", "/api/roster", RECORDERS),

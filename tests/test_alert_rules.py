@@ -109,7 +109,7 @@ def test_preview_of_a_sensitive_incident_refuses_who_may_not_see_it(app_context,
     assert refused == {
         "Carl Teacher": "may not see Safeguarding incidents",
         "Tess Assistant": "may not see Safeguarding incidents",
-        "Ada Office": "may not see incidents",
+        "": "is not on the staff list",  # the office's account is not named
     }
 
 
@@ -118,10 +118,11 @@ def test_preview_refuses_unknown_and_disabled_people(app_context, school, make_u
     preview = operations.preview_recipients(
         user(school.staff), [school.ada], [], [gone.id, 999_999, "x"]
     )
-    assert [(item["id"], item["reason"]) for item in preview.refused] == [
-        (gone.id, "their account is disabled"),
-        (999_999, "no such account"),
-        ("x", "no such account"),
+    # Whether an id is unknown, disabled or the office's is not the author's to learn.
+    assert [(item["id"], item["name"], item["reason"]) for item in preview.refused] == [
+        (gone.id, "", "is not on the staff list"),
+        (999_999, "", "is not on the staff list"),
+        ("x", "", "is not on the staff list"),
     ]
 
 
@@ -194,6 +195,22 @@ def test_the_preview_endpoint_answers_the_form(client, school, sign_in):
             "reason_label": "may not see Safeguarding incidents",
         }
     ]
+
+
+def test_the_preview_names_nobody_off_the_staff_list(client, school, sign_in, make_user):
+    """Issue 11, finding 7: the preview named any account by id (the office, leavers)."""
+    gone = make_user(Role.STAFF, full_name="Gone Assistant", active=False)
+    sign_in(school.staff)
+    response = client.post(
+        "/api/alert-preview",
+        json={"pupil_id": school.ada, "extra_recipient_ids": [school.admin.id, gone.id, 999_999]},
+    )
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Ada Office" not in text and "Gone Assistant" not in text
+    assert [(item["name"], item["reason"]) for item in response.get_json()["refused"]] == [
+        ("", "is not on the staff list")
+    ] * 3
 
 
 # --- Editing the rules -------------------------------------------------------------------

@@ -441,3 +441,43 @@ def test_the_session_says_whose_it_is(client, make_user, sign_in):
     user = make_user(Role.STAFF)
     sign_in(user)
     assert client.get("/auth/session", headers=JSON).get_json()["user_id"] == user.id
+
+
+# --- Changing the password while signed in (issue 11, finding 7) ----------------------------
+
+NEW_PASSWORD = "Blue-Lantern-73?"
+
+
+def change_password(client, current: str):
+    return client.post(
+        "/auth/account/password",
+        data={"current_password": current, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+
+
+def test_guessing_the_current_password_counts_with_sign_in_throttling(
+    app, client, make_user, sign_in
+):
+    """A signed-in session (an unattended iPad) cannot guess the password without limit."""
+    user = make_user(Role.STAFF)
+    sign_in(user)
+    before = user.password_hash
+    for attempt in range(5):
+        assert change_password(client, f"Guess-{attempt}-Wrong!").status_code == 422
+    refused = change_password(client, DEFAULT_PASSWORD)  # even the right one, while throttled
+    assert refused.status_code == 429
+    assert "Too many attempts" in refused.get_data(as_text=True)
+    assert post_sign_in(app.test_client(), user.email, DEFAULT_PASSWORD).status_code == 429
+    actions = audit_actions(app)
+    assert actions.count("auth.password_change_failed") == 5
+    assert "auth.password_change_throttled" in actions
+    with app.app_context():
+        assert db.session.get(User, user.id).password_hash == before
+
+
+def test_the_right_current_password_still_changes_it(app, client, make_user, sign_in):
+    user = make_user(Role.STAFF)
+    sign_in(user)
+    assert change_password(client, "Not-It-At-All-1!").status_code == 422
+    assert change_password(client, DEFAULT_PASSWORD).status_code == 302
+    assert post_sign_in(app.test_client(), user.email, NEW_PASSWORD).status_code == 302

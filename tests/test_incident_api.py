@@ -115,12 +115,37 @@ def test_roster_lists_pupils_on_roll_with_what_tells_them_apart(
     assert pupils["Ada Quill"] == {
         "id": school.ada,
         "name": "Ada Quill",
-        "legal_name": "Ada Quill",
         "class_name": "4B",
         "year_label": "Year 4",
         "date_of_birth": "2017-03-04",
         "dob_display": "4 Mar 2017",
     }
+
+
+def test_legal_names_go_only_to_those_who_review_every_record(
+    app, client, sign_in, school, make_user
+):
+    """Issue 11, finding 7: a TA's roster carried every pupil's legal name."""
+    from server.pupils.models import Pupil
+
+    with app.app_context():
+        pupil = db.session.get(Pupil, school.ben)
+        pupil.preferred_first_name = "Benny"
+        db.session.commit()
+    for reader, sees_legal_name in [
+        (school.staff, False),
+        (school.teacher, False),
+        (school.dsl, True),
+        (school.slt, True),
+        (school.pastoral, True),
+    ]:
+        device = app.test_client()
+        sign_in(reader, test_client=device)
+        response = device.get("/api/roster")
+        assert ("Ben Marsh" in response.get_data(as_text=True)) is sees_legal_name
+        entry = {p["id"]: p for p in response.get_json()}[school.ben]
+        assert entry["name"] == "Benny Marsh"
+        assert {"id", "name", "class_name", "year_label", "date_of_birth"} <= entry.keys()
 
 
 def test_roster_takes_the_same_number_of_queries_however_many_pupils(

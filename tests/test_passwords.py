@@ -86,7 +86,8 @@ def smtp_server(app, monkeypatch):
 
 def reset_link(message) -> str:
     body = message.get_payload(decode=True).decode()
-    return re.search(r"http://localhost(/auth/reset-password/\S+)", body).group(1)
+    # Links are built on HAVEN_BASE_URL (TestConfig keeps the default, http://localhost:5000).
+    return re.search(r"http://localhost:5000(/auth/reset-password/\S+)", body).group(1)
 
 
 def ask_for_reset(client, run_jobs, smtp_server, email: str) -> str:
@@ -194,3 +195,47 @@ def test_a_reset_ends_sessions_in_the_database(app, client, make_user, run_jobs,
             )
         ).all()
     assert open_rows == []
+
+
+def _statements_before_the_request_commits(app, address: str) -> list[str]:
+    """The SQL a reset request runs up to its own commit: the work done while the person
+    waits. The mail job runs after that commit (in a worker, or in-process in tests)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    committed = False
+
+    def note(_connection, _cursor, statement, *_args):
+        nonlocal committed
+        shape = statement.strip().upper()
+        if committed or shape.startswith("SAVEPOINT"):
+            return
+        if shape.startswith(("RELEASE SAVEPOINT", "COMMIT")):
+            committed = True
+            return
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        response = app.test_client().post("/auth/reset-password", data={"email": address})
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert response.status_code == 302
+    assert committed, "the request never committed"
+    return seen
+
+
+def test_a_reset_request_does_the_same_work_for_known_and_unknown_addresses(
+    app, make_user, monkeypatch
+):
+    """Issue 11, finding 7: known addresses took measurably longer. Not a timing assertion:
+    the same statements run, and the account is looked up only by the job."""
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", False)
+    known = make_user(Role.STAFF, email="known.person@school.example")
+    for_known = _statements_before_the_request_commits(app, known.email)
+    for_unknown = _statements_before_the_request_commits(app, "nobody.here@school.example")
+    assert for_known == for_unknown
+    assert not any("password_reset_tokens" in statement for statement in for_known)
+    assert not any("FROM users" in statement for statement in for_known)

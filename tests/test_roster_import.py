@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from server.approvals.operations import pending_requests
 from server.audit.models import AuditEvent
 from server.auth.models import User
 from server.auth.roles import Role
@@ -658,8 +659,8 @@ def test_the_examples_in_the_documentation_import_cleanly(app_context):
     assert staff("tom.whitlock@larkfield.example").roles == {Role.CLASS_TEACHER, Role.DSL}
 
 
-def test_an_admins_staff_import_cannot_give_safeguarding_roles(app_context, make_user):
-    """The office imports staff, but only a DSL gives the roles that see Safeguarding."""
+def test_an_admins_staff_import_asks_a_dsl_for_every_reader(app_context, make_user):
+    """The office imports staff, but only a DSL lets anyone read incidents (SPEC §1)."""
     admin = db.session.get(User, make_user(Role.ADMIN).id)
     text = csv_text(
         "new.lead@school.example,New,Lead,,DSL,",
@@ -668,10 +669,12 @@ def test_an_admins_staff_import_cannot_give_safeguarding_roles(app_context, make
         header=STAFF_HEADER,
     )
     report = import_staff(text, by=admin)
-    assert [change.key for change in report.created] == ["new.ta@school.example"]
-    assert {row.key for row in report.refused} == {
+    assert report.created == [] and report.refused == []
+    assert {change.key for change in report.requested} == {
         "new.lead@school.example",
+        "new.ta@school.example",
         "office.self@school.example",
     }
-    assert all("Only a designated safeguarding lead" in row.reason for row in report.refused)
-    assert staff("new.lead@school.example") is None
+    assert "3 sent to a DSL to approve" in report.summary()
+    assert staff("new.lead@school.example") is None and staff("new.ta@school.example") is None
+    assert len(pending_requests()) == 3

@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import select
 
+from server.approvals.operations import pending_requests
 from server.audit.models import AuditEvent
 from server.auth import accounts
 from server.auth import operations as accounts_operations
@@ -18,6 +19,10 @@ def admin_client(client, make_user, sign_in, step_up):
     sign_in(make_user(Role.ADMIN, full_name="Office Manager"))
     step_up()
     return client
+
+
+def follow(client, response) -> str:
+    return client.get(response.headers["Location"]).get_data(as_text=True)
 
 
 def find_user(app, email: str) -> User | None:
@@ -36,7 +41,20 @@ def audit_for(app, user_id: int) -> list[str]:
         )
 
 
-def test_admin_adds_a_member_of_staff(app, admin_client):
+def pending(app) -> list[str]:
+    """The summaries of the requests waiting for a DSL."""
+    with app.app_context():
+        return [request.summary for request in pending_requests()]
+
+
+def approve_all(app, dsl_device) -> None:
+    with app.app_context():
+        ids = [request.id for request in pending_requests()]
+    for request_id in ids:
+        assert dsl_device.post(f"/approvals/{request_id}/approve").status_code == 303
+
+
+def test_admin_adds_a_member_of_staff(app, admin_client, dsl_client):
     response = admin_client.post(
         "/admin/users/new",
         data={
@@ -48,6 +66,12 @@ def test_admin_adds_a_member_of_staff(app, admin_client):
         },
     )
     assert response.status_code == 302
+    # A member of staff reads incidents: the account waits for a DSL's approval.
+    assert find_user(app, "p.natarajan@school.example") is None
+    assert pending(app) == [
+        "New account for Priya Natarajan <p.natarajan@school.example>\nRoles: Class teacher, Staff"
+    ]
+    approve_all(app, dsl_client)
     person = find_user(app, "p.natarajan@school.example")
     assert person.full_name == "Priya Natarajan" and person.initials == "PN"
     assert person.roles == {Role.CLASS_TEACHER, Role.STAFF}
@@ -99,9 +123,9 @@ def test_a_duplicate_email_is_refused(app, admin_client, make_user):
     assert find_user(app, "taken@school.example").full_name == existing.full_name
 
 
-def test_changing_roles_is_audited_with_before_and_after(app, admin_client, make_user):
+def test_changing_roles_is_audited_with_before_and_after(app, dsl_client, make_user):
     person = make_user(Role.STAFF, full_name="Sam Okafor")
-    response = admin_client.post(
+    response = dsl_client.post(
         f"/admin/users/{person.id}",
         data={
             "full_name": "Sam Okafor",
@@ -219,18 +243,19 @@ def dsl_client(app, dsl_user, sign_in, step_up):
 
 
 @pytest.mark.parametrize("role", ["dsl", "slt", "pastoral"])
-def test_an_admin_cannot_give_a_role_that_sees_safeguarding(app, admin_client, make_user, role):
+def test_an_admin_only_asks_for_a_role_that_sees_safeguarding(app, admin_client, make_user, role):
     person = make_user(Role.STAFF)
     response = edit(admin_client, person, roles=["staff", role])
-    assert response.status_code == 403
-    assert "Only a designated safeguarding lead" in response.get_data(as_text=True)
+    assert response.status_code == 302
+    assert "A designated safeguarding lead must approve this" in follow(admin_client, response)
     assert find_user(app, person.email).roles == {Role.STAFF}
     created = admin_client.post(
         "/admin/users/new",
         data={"full_name": "New Lead", "email": "new.lead@school.example", "roles": [role]},
     )
-    assert created.status_code == 403
+    assert created.status_code == 302
     assert find_user(app, "new.lead@school.example") is None
+    assert len(pending(app)) == 2
 
 
 def test_an_admin_cannot_make_themselves_a_dsl(app, make_user, sign_in, step_up, client):
@@ -247,10 +272,11 @@ def test_an_admin_cannot_take_over_a_dsl_by_changing_their_email(
 ):
     lead = make_user(Role.DSL, full_name="Lead Person")
     response = edit(admin_client, lead, email="office.inbox@school.example")
-    assert response.status_code == 403
+    assert response.status_code == 302  # asked of a DSL, who sees the new address
     assert find_user(app, lead.email) is not None
-    assert edit(admin_client, lead, active="").status_code == 403
+    assert edit(admin_client, lead, active="").status_code == 302
     assert find_user(app, lead.email).active is True
+    assert any("→ office.inbox@school.example" in summary for summary in pending(app))
 
 
 def test_a_dsl_gives_safeguarding_roles_but_not_to_themselves(app, dsl_client, dsl_user, make_user):
@@ -267,7 +293,7 @@ def test_changing_an_email_ends_sessions_and_reset_links(app, dsl_client, make_u
     their_device = app.test_client()
     sign_in(person, test_client=their_device)
     with app.test_request_context():
-        token = accounts_operations.request_password_reset(person.email)
+        token = accounts_operations.issue_reset_token(person.email)
         db.session.commit()
     assert edit(dsl_client, person, email="moved@school.example").status_code == 302
     assert their_device.get("/").status_code == 302
@@ -278,8 +304,9 @@ def test_an_admin_cannot_take_over_a_teachers_account_by_email(app, admin_client
     """A new email means the reset link goes there: the office could read what the teacher can."""
     teacher = make_user(Role.CLASS_TEACHER, full_name="Carl Teacher")
     response = edit(admin_client, teacher, email="office.alt@elsewhere.example")
-    assert response.status_code == 403
+    assert response.status_code == 302  # only a request, for a DSL to see and decline
     assert find_user(app, teacher.email) is not None
+    assert find_user(app, "office.alt@elsewhere.example") is None
 
 
 def test_an_admin_still_disables_and_renames_teachers(app, admin_client, make_user):
@@ -294,7 +321,7 @@ def test_nobody_but_a_dsl_gives_an_administrator_incident_access(
     app, admin_client, make_user, reader_role
 ):
     other_admin = make_user(Role.ADMIN, full_name="Second Admin")
-    assert edit(admin_client, other_admin, roles=["admin", reader_role]).status_code == 403
+    assert edit(admin_client, other_admin, roles=["admin", reader_role]).status_code == 302
     assert find_user(app, other_admin.email).roles == {Role.ADMIN}
     created = admin_client.post(
         "/admin/users/new",
@@ -304,8 +331,9 @@ def test_nobody_but_a_dsl_gives_an_administrator_incident_access(
             "roles": ["admin", reader_role],
         },
     )
-    assert created.status_code == 403
+    assert created.status_code == 302
     assert find_user(app, "both@school.example") is None
+    assert len(pending(app)) == 2
 
 
 def test_new_accounts_must_use_the_schools_domain_when_set(app, admin_client, monkeypatch):

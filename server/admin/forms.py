@@ -36,9 +36,10 @@ class UserForm(FlaskForm):
         choices=[SelectChoice(role.value, role.label) for role in Role],
         validators=[DataRequired("Choose at least one role.")],
         description="Class teachers are alerted for their class. Only the designated safeguarding "
-        "lead, senior leadership and pastoral see Safeguarding incidents, and only a designated "
-        "safeguarding lead can give those three roles. Administrators manage people and settings "
-        "but never read incidents.",
+        "lead, senior leadership and pastoral see Safeguarding incidents. Every role but "
+        "Administrator reads incidents, so giving one (or changing the email of someone who "
+        "reads incidents) waits for a designated safeguarding lead to approve it. Administrators "
+        "manage people and settings but never read incidents.",
     )
     active = BooleanField("Account is active", default=True)
     submit = SubmitField("Save")

@@ -7,6 +7,7 @@ from wtforms.fields.choices import SelectChoice
 
 from server.admin import bp
 from server.admin.forms import ClassTeachersForm, PupilSearchForm, RosterImportForm, UserForm
+from server.approvals.models import AccessRequest
 from server.auth import accounts
 from server.auth.access import requires
 from server.auth.models import User
@@ -48,25 +49,35 @@ def new_user():
             422 if form.errors else 200
         )
     try:
-        person = accounts.create_user(
+        outcome = accounts.add_account(
             email=form.email.data,
             full_name=form.full_name.data,
             initials=form.initials.data,
             roles=form.roles.data,
-            by=current_user,
+            active=form.active.data,
+            by=current_user._get_current_object(),
         )
-        accounts.set_active(person, form.active.data, by=current_user)
     except AuthError as error:
         db.session.rollback()
         flash(error.message, "error")
         return render_template("admin/user_form.html", form=form, person=None), error.status
     db.session.commit()
-    flash(
-        f"Account created for {person.full_name}. They set their password with "
-        "“Forgotten your password?” on the sign-in page.",
-        "success",
-    )
+    if isinstance(outcome, AccessRequest):
+        flash(SENT_TO_DSL, "info")
+    else:
+        flash(
+            f"Account created for {outcome.full_name}. They set their password with "
+            "“Forgotten your password?” on the sign-in page.",
+            "success",
+        )
     return redirect(url_for("admin.users"))
+
+
+SENT_TO_DSL = (
+    "A designated safeguarding lead must approve this, because it lets someone read incidents "
+    "or changes the sign-in of someone who does. It has been sent to them: nothing changes "
+    "until they approve it."
+)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -79,21 +90,24 @@ def edit_user(user_id: int):
     if not form.validate_on_submit():
         return _user_page(form, person), 422 if form.errors else 200
     try:
-        accounts.update_user(
+        request = accounts.save_account(
             person,
             email=form.email.data,
             full_name=form.full_name.data,
             initials=form.initials.data,
             roles=form.roles.data,
-            by=current_user,
+            active=form.active.data,
+            by=current_user._get_current_object(),
         )
-        accounts.set_active(person, form.active.data, by=current_user)
     except AuthError as error:
         db.session.rollback()
         flash(error.message, "error")
         return _user_page(form, person), error.status
     db.session.commit()
-    flash(f"Saved {person.full_name}.", "success")
+    if request is not None:
+        flash(SENT_TO_DSL, "info")
+    else:
+        flash(f"Saved {person.full_name}.", "success")
     return redirect(url_for("admin.users"))
 
 
@@ -149,10 +163,13 @@ def edit_class(class_id: int):
             form.teachers.errors.append(error.message)
         else:
             db.session.commit()
-            flash(
-                f"Saved the teachers of {school_class.name}." if changed else "No change.",
-                "success",
-            )
+            if isinstance(changed, AccessRequest):
+                flash(SENT_TO_DSL, "info")
+            else:
+                flash(
+                    f"Saved the teachers of {school_class.name}." if changed else "No change.",
+                    "success",
+                )
             return redirect(url_for("admin.classes"))
     return render_template(
         "admin/classes_edit.html",

@@ -6,6 +6,7 @@ from flask_login import current_user
 from server.alerts import bp, operations, rules
 from server.alerts.forms import AlertRulesForm
 from server.alerts.operations import AlertError
+from server.approvals.models import AccessRequest
 from server.auth.access import requires
 from server.auth.roles import Permission
 from server.extensions import db
@@ -26,7 +27,15 @@ def edit_rules():
         flash(error.message, "error")
         return _page(form, error.status)
     db.session.commit()
-    flash("Alert rules saved." if changed else "No change to the alert rules.", "success")
+    if isinstance(changed, AccessRequest):
+        flash(
+            "These rules would alert more people, and an alert lets its recipient read the "
+            "incident, so a designated safeguarding lead must approve them. They have been "
+            "sent to them: the rules stay as they are until then.",
+            "info",
+        )
+    else:
+        flash("Alert rules saved." if changed else "No change to the alert rules.", "success")
     return redirect(url_for("alerts.edit_rules"))
 
 

@@ -15,7 +15,9 @@ from sqlalchemy.orm import selectinload
 from server.alerts import rules
 from server.alerts.models import Alert, AlertRule, IncidentRead
 from server.alerts.rules import Reason, Recipient
+from server.approvals import operations as approvals
 from server.audit.operations import record
+from server.auth import accounts
 from server.auth.models import User
 from server.auth.roles import Permission
 from server.clock import utcnow
@@ -119,8 +121,28 @@ def preview_recipients(author: User, pupil_ids, category_ids, extra_recipient_id
     return Preview(
         sensitive=sensitive,
         recipients=[_recipient_json(r) for r in automatic + chosen],
-        refused=refused,
+        refused=[_as_shown_to_author(item) for item in refused],
     )
+
+
+# The form's staff list holds only active people who read incidents. For any other id the
+# author learns nothing: neither a name nor whether the account exists, is disabled or is the
+# office's.
+OFF_THE_STAFF_LIST = frozenset(
+    {rules.UNKNOWN_REFUSAL, rules.DISABLED_REFUSAL, rules.NO_INCIDENTS_REFUSAL}
+)
+NOT_ON_THE_STAFF_LIST = "is not on the staff list"
+
+
+def _as_shown_to_author(item: dict) -> dict:
+    if item["reason"] not in OFF_THE_STAFF_LIST:
+        return item
+    return {
+        **item,
+        "name": "",
+        "reason": NOT_ON_THE_STAFF_LIST,
+        "reason_label": NOT_ON_THE_STAFF_LIST,
+    }
 
 
 def _first_pupil(pupil_ids) -> Pupil | None:
@@ -168,7 +190,7 @@ def create_incident_alerts(incident: Incident, extra_recipient_ids=()) -> list[A
     )
     refused = [item for item in refused if item["reason"] != rules.DISABLED_REFUSAL]
     if refused:
-        raise AlertRefused(_refusal_message(refused))
+        raise AlertRefused(_refusal_message([_as_shown_to_author(item) for item in refused]))
     return _write_alerts(automatic + chosen, incident_id=incident.id, action_id=None)
 
 
@@ -460,13 +482,40 @@ DSL_REQUIRED_FOR_EVERY_INCIDENT = (
 )
 
 
-def set_rules(chosen: dict, *, by: User) -> bool:
+def set_rules(chosen: dict, *, by: User):
     """Replace the alert rules with `chosen` ({event: recipients}); audited. Returns whether
-    anything changed. Refused (422, nothing written) if a rule breaks one of `rules.py`'s."""
+    anything changed, or — when a rule would alert more people and `by` is not a DSL — the
+    request filed for a DSL to approve (an alert lets its recipient read the incident).
+    Refused (422, nothing written) if a rule breaks one of `rules.py`'s."""
     wanted = _clean_rules(chosen)
     before = rules.current_rules()
     if wanted == before:
         return False
+    widens = any(wanted[event] - before[event] for event in rules.Event)
+    if widens and not accounts.decides_who_reads(by):
+        return approvals.file_alert_rules_request(
+            {event.value: {r.label for r in before[event]} for event in rules.Event},
+            {event.value: {r.label for r in wanted[event]} for event in rules.Event},
+            labels={event.value: event.label for event in rules.Event},
+            by=by,
+            change={
+                "before": {event.value: sorted(before[event]) for event in rules.Event},
+                "after": {event.value: sorted(wanted[event]) for event in rules.Event},
+            },
+        )
+    _write_rules(before, wanted, by)
+    return True
+
+
+def apply_rules_request(change: dict, *, by: User) -> None:
+    """A DSL's approval: the rules asked for, if they still stand as they did when asked."""
+    before = rules.current_rules()
+    if {event.value: sorted(before[event]) for event in rules.Event} != change["before"]:
+        raise AlertError(accounts.STALE_REQUEST_MESSAGE, 409)
+    _write_rules(before, _clean_rules(change["after"]), by)
+
+
+def _write_rules(before: rules.Rules, wanted: rules.Rules, by: User) -> None:
     for row in db.session.scalars(select(AlertRule)):
         if Reason(row.recipient) not in wanted[rules.Event(row.event)]:
             db.session.delete(row)
@@ -484,7 +533,6 @@ def set_rules(chosen: dict, *, by: User) -> bool:
         },
     )
     db.session.flush()
-    return True
 
 
 def _clean_rules(chosen: dict) -> rules.Rules:
@@ -492,7 +540,7 @@ def _clean_rules(chosen: dict) -> rules.Rules:
     problems: list[str] = []
     for event in rules.Event:
         wanted[event] = set()
-        for value in chosen.get(event, ()) or ():
+        for value in chosen.get(event, chosen.get(event.value, ())) or ():
             try:
                 recipient = Reason(value)
             except ValueError:

@@ -6,7 +6,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.auth.roles import Permission, Role, permissions_for
+from server.auth.roles import READER_ROLES, Permission, Role, permissions_for
 from server.clock import utcnow
 from server.database import UTCDateTime
 from server.extensions import db
@@ -23,6 +23,9 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the account first held a role that reads incidents; never cleared, so taking the
+    # role away does not open its sign-in to the office (server/auth/accounts.py).
+    reader_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     role_rows: Mapped[list["UserRole"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -40,6 +43,8 @@ class User(UserMixin, db.Model):
         keep = [row for row in self.role_rows if Role(row.role) in roles]
         have = {Role(row.role) for row in keep}
         self.role_rows = keep + [UserRole(role=role.value) for role in roles - have]
+        if roles & READER_ROLES and self.reader_since is None:
+            self.reader_since = utcnow()
 
     def has_role(self, role: Role) -> bool:
         return role in self.roles

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,6 +19,7 @@ from server.errors import Refused
 from server.extensions import db
 from server.jobs import enqueue, job
 from server.mail import send_mail
+from server.web import external_url
 
 SIGN_IN_UNAVAILABLE = "Signing in is unavailable just now. Please try again in a minute."
 BAD_CREDENTIALS = "That email address and password do not match an account."
@@ -106,10 +107,33 @@ def set_password(user: User, new_password: str) -> None:
     user.password_changed_at = utcnow()
 
 
+def _refuse_if_throttled(user: User, address: str, throttled_action: str) -> None:
+    """Password guesses made while signed in count with sign-in failures (SPEC §9): while the
+    account or address is throttled, no password is checked at all."""
+    try:
+        decision = throttling.check(user.email, address)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("throttle unavailable")
+        raise AuthError(SIGN_IN_UNAVAILABLE, 503) from None
+    if not decision.allowed:
+        record(throttled_action, actor=user, object_type="user", object_id=user.id)
+        minutes = decision.retry_after_minutes
+        raise AuthError(
+            f"Too many attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}.", 429
+        )
+
+
 def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Wrong current passwords are counted and audited; callers commit on refusal too."""
+    address = client_address() or "unknown"
+    _refuse_if_throttled(user, address, "auth.password_change_throttled")
     if not verify_password(user.password_hash, current_password):
+        throttling.record_attempt(user.email, address, succeeded=False)
+        record("auth.password_change_failed", actor=user, object_type="user", object_id=user.id)
         raise AuthError("Your current password is not right.", 422)
     set_password(user, new_password)
+    throttling.record_attempt(user.email, address, succeeded=True)
     # Other devices signed in with the old password are signed out; this one stays.
     current = sessions.current_session_row()
     for row in db.session.scalars(
@@ -139,18 +163,7 @@ def unlock_screen(row: UserSession, password: str) -> None:
     ended: guessing at an unattended blanked iPad gets no further than at the sign-in page.
     """
     email, address = row.user.email, client_address() or "unknown"
-    try:
-        decision = throttling.check(email, address)
-    except SQLAlchemyError:
-        db.session.rollback()
-        log.exception("unlock throttle unavailable")
-        raise AuthError(SIGN_IN_UNAVAILABLE, 503) from None
-    if not decision.allowed:
-        record("auth.unlock_throttled", actor=row.user, object_type="session", object_id=row.id)
-        minutes = decision.retry_after_minutes
-        raise AuthError(
-            f"Too many attempts. Try again in {minutes} minute{'s' if minutes > 1 else ''}.", 429
-        )
+    _refuse_if_throttled(row.user, address, "auth.unlock_throttled")
     if verify_password(row.user.password_hash, password):
         throttling.record_attempt(email, address, succeeded=True)
         sessions.unlock_session(row)
@@ -169,18 +182,34 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def request_password_reset(email: str) -> str | None:
-    """Issue a single-use reset link for an active account; returns the token (for the mail).
+def request_password_reset(email: str) -> str:
+    """Note the request and return the address for `send_reset_email`, which a job handles.
 
-    Callers always show the same reply, so this never reveals whether an account exists.
+    The request does the same work whatever the address: it never looks the account up, so
+    neither its answer nor its timing says whether an account exists (callers always show the
+    same reply).
     """
-    user = find_user_by_email(email)
+    address = normalise_email(email)
+    record("auth.reset_requested", actor_label=address or "(blank)")
+    return address
+
+
+def send_reset_email(address: str) -> None:
+    """Queue the reset link; call after the request's transaction has committed."""
+    enqueue(issue_reset_link, address)
+
+
+def issue_reset_token(address: str) -> str | None:
+    """A single-use reset token for an active account at `address`, or None; audited either way.
+
+    The token is made and hashed before the account is looked up, so every address costs the
+    same hashing.
+    """
+    token = secrets.token_urlsafe(32)
+    digest = _token_digest(token)
+    user = find_user_by_email(address)
     if user is None or not user.active:
-        record(
-            "auth.reset_requested",
-            actor_label=normalise_email(email) or "(blank)",
-            details={"sent": False},
-        )
+        record("auth.reset_not_sent", actor_label=address or "(blank)", details={"sent": False})
         return None
     now = utcnow()
     recent = db.session.scalar(
@@ -190,19 +219,18 @@ def request_password_reset(email: str) -> str | None:
         )
     )
     if recent >= RESET_REQUESTS_PER_HOUR:
-        record("auth.reset_requested", actor=user, details={"sent": False, "reason": "too many"})
+        record("auth.reset_not_sent", actor=user, details={"sent": False, "reason": "too many"})
         return None
     revoke_reset_links(user)  # a new link replaces any earlier one still unused
-    token = secrets.token_urlsafe(32)
     db.session.add(
         PasswordResetToken(
             user_id=user.id,
-            token_hash=_token_digest(token),
+            token_hash=digest,
             expires_at=now + current_app.config["PASSWORD_RESET_LIFETIME"],
         )
     )
     record(
-        "auth.reset_requested",
+        "auth.reset_link_sent",
         actor=user,
         object_type="user",
         object_id=user.id,
@@ -220,13 +248,16 @@ def revoke_reset_links(user: User) -> None:
         unused.used_at = utcnow()
 
 
-def send_reset_email(user_email: str, token: str) -> None:
-    """Queue the reset mail; call after the token's transaction has committed."""
-    link = url_for("auth.reset_password", token=token, _external=True)
-    enqueue(deliver_reset_email, user_email, link)
-
-
 @job
+def issue_reset_link(address: str) -> None:
+    """The job behind "Forgotten your password?": make the token, commit, then mail the link,
+    built on the configured base URL (never on the Host header of the request that asked)."""
+    token = issue_reset_token(address)
+    db.session.commit()
+    if token is not None:
+        deliver_reset_email(address, external_url("auth.reset_password", token=token))
+
+
 def deliver_reset_email(user_email: str, link: str) -> None:
     minutes = int(current_app.config["PASSWORD_RESET_LIFETIME"].total_seconds() // 60)
     send_mail(

@@ -39,6 +39,7 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage_users"
     MANAGE_ROSTER = "manage_roster"
     MANAGE_SETTINGS = "manage_settings"
+    DECIDE_ACCESS_REQUESTS = "decide_access_requests"
 
 
 _RECORDER = {Permission.RECORD_INCIDENTS}
@@ -61,6 +62,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.RUN_REPORTS,
             # Only a DSL may grant the roles that see Safeguarding (server/auth/accounts.py).
             Permission.MANAGE_USERS,
+            # ...and anything else that lets someone read incidents: the office asks, a DSL
+            # decides (server/approvals/).
+            Permission.DECIDE_ACCESS_REQUESTS,
         }
     ),
     # The office manages people and settings but never reads incident content.

@@ -69,10 +69,9 @@ def request_reset():
     form = ResetRequestForm()
     if not form.validate_on_submit():
         return render_template("auth/reset_request.html", form=form), 422 if form.errors else 200
-    token = operations.request_password_reset(form.email.data)
+    address = operations.request_password_reset(form.email.data)
     db.session.commit()
-    if token:
-        operations.send_reset_email(operations.normalise_email(form.email.data), token)
+    operations.send_reset_email(address)
     flash(RESET_SENT, "info")
     return redirect(url_for("auth.sign_in"))
 
@@ -107,7 +106,7 @@ def change_password():
     try:
         operations.change_password(current_user, form.current_password.data, form.password.data)
     except operations.AuthError as error:
-        db.session.rollback()
+        db.session.commit()  # keeps a wrong guess counted, and its audit row
         form.password.errors.append(error.message)
         return render_template("auth/change_password.html", form=form), error.status
     db.session.commit()

@@ -51,25 +51,36 @@ def _category(category: Category) -> dict[str, Any]:
     }
 
 
-def roster() -> list[dict[str, Any]]:
+def roster(user: User) -> list[dict[str, Any]]:
+    """What the pupil type-ahead shows: the name the child is known by, class and year, and
+    date of birth, which are enough to pick the right child (SPEC §2).
+
+    A legal name that differs (an adoption, a change of name kept from a parent) goes only to
+    those who review every record — dsl, slt and pastoral — who need it for referrals,
+    chronologies and transfers; everyone else never receives it.
+    """
+    with_legal_name = user.can(Permission.REVIEW_ALL)
     pupils = db.session.scalars(
         select(Pupil)
         .where(Pupil.on_roll.is_(True))
         .options(selectinload(Pupil.school_class))
         .order_by(Pupil.legal_last_name, Pupil.legal_first_name, Pupil.id)
     )
-    return [
-        {
-            "id": pupil.id,
-            "name": pupil.display_name,
-            "legal_name": pupil.legal_name,
-            "class_name": pupil.school_class.name if pupil.school_class else "",
-            "year_label": year_label(pupil.year_group),
-            "date_of_birth": pupil.date_of_birth.isoformat(),
-            "dob_display": f"{pupil.date_of_birth:%-d %b %Y}",
-        }
-        for pupil in pupils
-    ]
+    return [_roster_entry(pupil, with_legal_name) for pupil in pupils]
+
+
+def _roster_entry(pupil: Pupil, with_legal_name: bool) -> dict[str, Any]:
+    entry = {
+        "id": pupil.id,
+        "name": pupil.display_name,
+        "class_name": pupil.school_class.name if pupil.school_class else "",
+        "year_label": year_label(pupil.year_group),
+        "date_of_birth": pupil.date_of_birth.isoformat(),
+        "dob_display": f"{pupil.date_of_birth:%-d %b %Y}",
+    }
+    if with_legal_name:
+        entry["legal_name"] = pupil.legal_name
+    return entry
 
 
 def staff_list() -> list[dict[str, Any]]:

@@ -84,7 +84,7 @@ def form_vocabulary():
 @bp.get("/api/roster")
 @requires(Permission.RECORD_INCIDENTS)
 def roster():
-    return jsonify(form_data.roster())
+    return jsonify(form_data.roster(_me()))
 
 
 @bp.get("/api/staff")

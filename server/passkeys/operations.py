@@ -37,9 +37,9 @@ from webauthn.helpers.structs import (
 )
 
 from server.audit.operations import record
-from server.auth.accounts import SENSITIVE_ROLES
+from server.auth.accounts import decides_who_reads, guarded_as_reader
 from server.auth.models import User, UserSession
-from server.auth.roles import Permission, Role
+from server.auth.roles import Permission
 from server.auth.step_up import has_fresh_assertion, mark_stepped_up
 from server.clock import utcnow
 from server.errors import Refused
@@ -410,12 +410,13 @@ def _check_may_manage(passkey: PasskeyCredential, by: User) -> None:
         return
     if not by.can(Permission.MANAGE_USERS):
         raise PasskeyError("That passkey is not yours.", 403, "not the owner")
-    # Removing the passkeys of someone who sees Safeguarding would leave their password alone
-    # guarding it (a new passkey can then be added with the password): a DSL's decision.
-    if passkey.user.roles & SENSITIVE_ROLES and not by.has_role(Role.DSL):
+    # Removing the passkeys of someone who reads incidents (or ever did: server/auth/accounts.py)
+    # would leave their password alone guarding it (a new passkey can then be added with the
+    # password): the owner's or a DSL's decision.
+    if guarded_as_reader(passkey.user) and not decides_who_reads(by):
         raise PasskeyError(
-            "Only a designated safeguarding lead can remove the passkeys of someone who sees "
-            "Safeguarding incidents.",
+            "Only a designated safeguarding lead can remove the passkeys of someone who reads "
+            "incidents.",
             403,
             "needs a DSL",
         )

@@ -50,6 +50,8 @@ class ImportReport:
     leavers_confirmed: int | None = None
     # Staff: active accounts not in the file (reported, never disabled by an import).
     not_in_file: list[Change] = field(default_factory=list)
+    # Staff: rows that would let someone read incidents, sent to a DSL to approve (SPEC §1).
+    requested: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -79,6 +81,8 @@ class ImportReport:
         ]
         if self.kind == "pupils":
             parts.append(f"{len(self.marked_left)} {would}marked as left")
+        if self.requested:
+            parts.append(f"{len(self.requested)} {would}sent to a DSL to approve")
         parts.append(f"{len(self.refused)} refused")
         noun = "pupil" if self.kind == "pupils" else "staff"
         return f"{self.rows} {noun} rows: " + ", ".join(parts) + "."

@@ -58,6 +58,8 @@ def import_row(report: ImportReport, number: int, shown: str, clean, apply) -> N
         report.created.append(change)
     elif outcome == "updated":
         report.updated.append(change)
+    elif outcome == "requested":
+        report.requested.append(change)
     else:
         report.unchanged += 1
 

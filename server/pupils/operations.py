@@ -9,7 +9,9 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import contains_eager
 
+from server.approvals import operations as approvals
 from server.audit.operations import record
+from server.auth import accounts
 from server.auth.models import User, UserRole
 from server.auth.roles import Permission, Role
 from server.errors import Refused
@@ -73,27 +75,60 @@ def eligible_class_teachers() -> list[User]:
     ).all()
 
 
-def set_class_teachers(school_class: SchoolClass, user_ids, *, by: User) -> bool:
-    """Make exactly these people the class's teachers; audited. Returns whether it changed."""
+def set_class_teachers(school_class: SchoolClass, user_ids, *, by: User):
+    """Make exactly these people the class's teachers; audited. Returns whether it changed, or
+    — when it gives the class to someone and `by` is not a DSL — the request filed for a DSL
+    to approve (a class teacher reads their class's records: SPEC §1)."""
     if not by.can(Permission.MANAGE_ROSTER):
         raise RosterError("You do not have permission to change class teachers.", 403)
-    eligible = {user.id: user for user in eligible_class_teachers()}
     try:
         wanted_ids = {int(user_id) for user_id in user_ids}
     except (TypeError, ValueError):
         raise RosterError("Choose class teachers from the list.") from None
+    before = {user.id for user in school_class.teachers}
+    if before == wanted_ids:
+        return False
+    _check_teachers(wanted_ids, before, by)
+    if wanted_ids - before and not accounts.decides_who_reads(by):
+        return approvals.file_class_teachers_request(school_class, before, wanted_ids, by=by)
+    _write_class_teachers(school_class, before, wanted_ids, by)
+    return True
+
+
+def _check_teachers(wanted_ids: set[int], before: set[int], by: User) -> dict[int, User]:
+    eligible = {user.id: user for user in eligible_class_teachers()}
     if unknown := wanted_ids - eligible.keys():
         raise RosterError(
             f"{len(unknown)} of the people chosen are not active staff with the Class teacher "
             "role. Give them the role on the Staff and roles page first."
         )
-    before = {user.id for user in school_class.teachers}
-    if before == wanted_ids:
-        return False
     if by.id in wanted_ids - before:
         raise RosterError(
             "You cannot make yourself a class teacher: ask a colleague who manages classes.", 403
         )
+    return eligible
+
+
+def apply_class_teachers_request(change: dict, *, by: User) -> None:
+    """A DSL's approval: the teachers asked for, if the class still has those it had then."""
+    school_class = db.session.get(SchoolClass, change["class_id"])
+    before = set(change["before"])
+    if school_class is None or {user.id for user in school_class.teachers} != before:
+        raise RosterError(accounts.STALE_REQUEST_MESSAGE, 409)
+    wanted = set(change["after"])
+    _check_teachers(wanted, before, by)
+    _write_class_teachers(school_class, before, wanted, by)
+
+
+def _write_class_teachers(
+    school_class: SchoolClass, before: set[int], wanted_ids, by, *, everyone: bool = False
+) -> None:
+    people = (
+        db.session.scalars(select(User).where(User.id.in_(wanted_ids)))
+        if everyone
+        else eligible_class_teachers()
+    )
+    eligible = {user.id: user for user in people}
     school_class.teachers = sorted(
         (eligible[user_id] for user_id in wanted_ids), key=lambda u: u.full_name
     )
@@ -112,7 +147,19 @@ def set_class_teachers(school_class: SchoolClass, user_ids, *, by: User) -> bool
         },
     )
     db.session.flush()
-    return True
+
+
+def set_classes_taught(person: User, class_ids, *, by: User | None) -> None:
+    """Make the classes `person` teaches exactly these (a staff import's row, approved by a
+    DSL); each class changed is audited."""
+    wanted = set(class_ids)
+    for school_class in db.session.scalars(select(SchoolClass).order_by(SchoolClass.name)):
+        teaches = person in school_class.teachers
+        if (school_class.id in wanted) == teaches:
+            continue
+        before = {user.id for user in school_class.teachers}
+        after = before | {person.id} if school_class.id in wanted else before - {person.id}
+        _write_class_teachers(school_class, before, after, by, everyone=True)
 
 
 def search_pupils(

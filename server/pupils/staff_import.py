@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from server.approvals.models import AccessRequest
 from server.audit.operations import record
 from server.auth import accounts
 from server.auth.models import User
@@ -125,6 +126,10 @@ class _Staff:
 
 
 _STAFF_PARTS = ("email", "name", "initials", "roles")
+CLASS_NEEDS_DSL = (
+    "Only a designated safeguarding lead can make someone a class teacher ({name}): choose "
+    "the class's teachers on its Classes page, which sends the change to a DSL to approve."
+)
 
 
 def _apply_staff(staff: _Staff, row: StaffRow, by: User | None) -> tuple[str, Change | None]:
@@ -136,42 +141,67 @@ def _apply_staff(staff: _Staff, row: StaffRow, by: User | None) -> tuple[str, Ch
         wanted.append(found)
     roles = sorted(role.value for role in row.roles)
     user = staff.users.get(normalise_email(row.email))
+    classes = [c.id for c in wanted] if row.classes else None
     if user is None:
-        user = accounts.create_user(
-            email=row.email, full_name=row.full_name, initials=row.initials, roles=roles, by=by
+        user = accounts.add_account(
+            email=row.email,
+            full_name=row.full_name,
+            initials=row.initials,
+            roles=roles,
+            active=True,
+            by=by,
+            classes=classes,
         )
+        if isinstance(user, AccessRequest):
+            return "requested", Change(row.email, row.full_name, _roles_text(roles))
         staff.users[user.email.lower()] = user
         if row.classes:
-            _set_classes(user, wanted, staff)
+            _set_classes(user, wanted, staff, by)
         return "created", Change(user.email, user.full_name, user.role_labels)
     if by is not None and by.id == user.id and Role.ADMIN in user.roles - row.roles:
         raise RowProblem("This row would remove your own Administrator role; nothing was changed.")
     before = (user.email, user.full_name, user.initials, user.roles)
-    accounts.update_user(
+    request = accounts.save_account(
         user,
         email=row.email,
         full_name=row.full_name,
         initials=row.initials or user.initials,
         roles=roles,
+        active=user.active,
         by=by,
+        classes=[c.id for c in wanted] if row.classes is not None else None,
+        gives_classes=any(user not in c.teachers for c in wanted),
     )
+    if request is not None:
+        return "requested", Change(user.email, user.full_name, _roles_text(roles))
     after = (user.email, user.full_name, user.initials, user.roles)
     changes = [
         part for part, old, new in zip(_STAFF_PARTS, before, after, strict=True) if old != new
     ]
     if row.classes is not None or Role.CLASS_TEACHER not in row.roles:
         # Only class teachers teach classes: losing the role ends the classes too.
-        changes += _set_classes(user, wanted, staff)
+        changes += _set_classes(user, wanted, staff, by)
     if not changes:
         return "unchanged", None
     return "updated", Change(user.email, user.full_name, ", ".join(changes))
 
 
-def _set_classes(user: User, wanted: list[SchoolClass], staff: _Staff) -> list[str]:
-    """Make the classes this person teaches exactly `wanted`, auditing each class changed."""
+def _roles_text(roles) -> str:
+    return ", ".join(Role(role).label for role in roles)
+
+
+def _set_classes(
+    user: User, wanted: list[SchoolClass], staff: _Staff, by: User | None
+) -> list[str]:
+    """Make the classes this person teaches exactly `wanted`, auditing each class changed.
+
+    A class to teach lets its teacher read the class's records: only a DSL (or the server's
+    command line) gives one in an import; the office asks on the class's page instead."""
     changes = []
     for school_class in staff.classes.values():
         teaches = user in school_class.teachers
+        if school_class in wanted and not teaches and not accounts.decides_who_reads(by):
+            raise RowProblem(CLASS_NEEDS_DSL.format(name=school_class.name))
         if school_class in wanted and not teaches:
             school_class.teachers.append(user)
             changes.append(f"teaches {school_class.name}")
