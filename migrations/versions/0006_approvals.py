@@ -1,7 +1,7 @@
 """approvals: requests for a DSL's decision on who reads incidents; users.reader_since
 
 Revision ID: 0006_approvals
-Revises: 0004_alerts
+Revises: 0005_devices
 Create Date: 2026-12-04 13:00:00
 
 """
@@ -14,7 +14,7 @@ from server.database import drop_append_only, make_append_only
 
 # revision identifiers, used by Alembic.
 revision = '0006_approvals'
-down_revision = '0004_alerts'
+down_revision = '0005_devices'
 branch_labels = None
 depends_on = None
 
