@@ -27,6 +27,8 @@ from server.incidents.models import (
 )
 
 MAX_NOTE_CHARS = 20_000
+# The column holds 120 (PostgreSQL refuses more; SQLite would quietly store any length).
+MAX_ON_BEHALF_CHARS = 120
 
 
 def find_incident(number: int) -> Incident | None:
@@ -131,6 +133,8 @@ def add_action(
     name, role = (on_behalf_name or "").strip(), (on_behalf_role or "").strip()
     if bool(name) != bool(role):
         errors["on_behalf"] = "Give both the name and the role of the person you are recording for."
+    elif max(len(name), len(role)) > MAX_ON_BEHALF_CHARS:
+        errors["on_behalf"] = "The name and role must each be 120 characters or fewer."
     if errors:
         raise IncidentRefused.from_fields(errors)
     action = Action(
