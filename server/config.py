@@ -20,10 +20,10 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
+def _database_url(variable: str = "DATABASE_URL") -> str:
+    url = os.environ.get(variable, "")
     if not url:
-        return f"sqlite:///{INSTANCE_DIR / 'haven.sqlite3'}"
+        return f"sqlite:///{INSTANCE_DIR / 'haven.sqlite3'}" if variable == "DATABASE_URL" else ""
     # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants the driver named.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
@@ -39,6 +39,12 @@ class Config:
 
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # PostgreSQL: migrate as the tables' owner, run as a role that owns nothing (it could
+    # otherwise switch the append-only triggers off). `flask db upgrade` connects with this
+    # URL when set, and grants the app's role (HAVEN_DB_APP_ROLE, else DATABASE_URL's user)
+    # SELECT and INSERT on records; see `server.database.grant_app_role` and the README.
+    MIGRATION_DATABASE_URL = _database_url("MIGRATION_DATABASE_URL")
+    DB_APP_ROLE = os.environ.get("HAVEN_DB_APP_ROLE", "")
     REDIS_URL = os.environ.get("REDIS_URL", "")
     RQ_QUEUE = os.environ.get("HAVEN_RQ_QUEUE", "haven")
 
