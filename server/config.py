@@ -103,6 +103,13 @@ class Config:
     # and never change it: SECRET_KEY is only the fallback, and rotating that would strand files.
     FILE_ENCRYPTION_KEY = os.environ.get("HAVEN_FILE_KEY", "")
 
+    # The audit chain is keyed (HMAC) with this, kept outside the database: someone who can
+    # write the table cannot recompute the chain. Development instances make one in instance/.
+    AUDIT_KEY = os.environ.get("HAVEN_AUDIT_KEY", "")
+    # After each commit that adds audit events the newest head is appended here (outside the
+    # database), so cutting the newest events off is noticed by `flask audit verify`.
+    AUDIT_HEAD_FILE = os.environ.get("HAVEN_AUDIT_HEAD_FILE", str(INSTANCE_DIR / "audit-heads"))
+
     WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "localhost")
     WEBAUTHN_RP_NAME = os.environ.get("WEBAUTHN_RP_NAME", "Haven")
     WEBAUTHN_ORIGIN = os.environ.get("WEBAUTHN_ORIGIN", "http://localhost:5000")
@@ -113,6 +120,10 @@ class Config:
 class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+    AUDIT_KEY = "test-audit-key-not-for-production"
+    # The shared test database rolls every test back, so no head outside it could be true;
+    # tests of the anchors give their own app (and database, with real commits) a head file.
+    AUDIT_HEAD_FILE = ""
     SERVER_NAME = None
     # Fast hashing in tests; production keeps the defaults above.
     ARGON2_TIME_COST = 1

@@ -1,5 +1,6 @@
 """Declarative base, column types and the database-level append-only guard."""
 
+import re
 from datetime import UTC, datetime
 
 from alembic import op
@@ -85,15 +86,13 @@ def refuse_replace(table: str) -> None:
     `REPLACE` / `INSERT OR REPLACE` deletes the row in the way and fires no DELETE trigger
     unless the connection turned `recursive_triggers` on, which a plain `sqlite3` client does
     not. A BEFORE INSERT trigger fires for every client: it refuses the insert whenever any of
-    the table's unique keys (primary key included) is already taken, so nothing is replaced.
+    the table's unique keys (primary key, constraints, unique and partial unique indexes) is
+    already taken, so nothing is ever replaced.
     """
     bind = op.get_bind()
-    # Table and column names come from the schema itself, never from input.
+    columns = [column["name"] for column in inspect(bind).get_columns(table)]
     conditions = " OR ".join(
-        f"EXISTS (SELECT 1 FROM {table} WHERE "  # noqa: S608
-        + " AND ".join(f"{column} = NEW.{column}" for column in key)
-        + ")"
-        for key in unique_keys(bind, table)
+        _taken_condition(table, key, where, columns) for key, where in unique_keys(bind, table)
     )
     op.execute(
         f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} "
@@ -101,13 +100,36 @@ def refuse_replace(table: str) -> None:
     )
 
 
-def unique_keys(bind, table: str) -> list[tuple[str, ...]]:
-    """The column sets that are unique in `table`: primary key, constraints, unique indexes."""
+def _taken_condition(table: str, key: tuple[str, ...], where: str | None, columns) -> str:
+    """SQL true when a row already holds the new row's `key` (both inside a partial index's
+    WHERE, when the key is one). Names come from the schema itself, never from input."""
+    match = " AND ".join(f"{column} = NEW.{column}" for column in key)
+    if where:
+        new_where = re.sub(
+            r"\b(" + "|".join(map(re.escape, columns)) + r")\b", r"NEW.\1", where
+        )
+        match += f" AND ({where}) AND ({new_where})"
+    return f"EXISTS (SELECT 1 FROM {table} WHERE {match})"  # noqa: S608
+
+
+def unique_keys(bind, table: str) -> list[tuple[tuple[str, ...], str | None]]:
+    """(columns, partial-index condition or None) of every unique key of a SQLite table."""
     inspector = inspect(bind)
-    keys = [tuple(inspector.get_pk_constraint(table)["constrained_columns"])]
-    keys += [tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)]
-    keys += [tuple(i["column_names"]) for i in inspector.get_indexes(table) if i["unique"]]
-    return sorted({key for key in keys if key})
+    keys = [(tuple(inspector.get_pk_constraint(table)["constrained_columns"]), None)]
+    keys += [(tuple(u["column_names"]), None) for u in inspector.get_unique_constraints(table)]
+    for index in inspector.get_indexes(table):
+        if index["unique"]:
+            keys.append((tuple(index["column_names"]), _index_condition(bind, index["name"])))
+    return sorted({key for key in keys if key[0]}, key=lambda key: (key[0], key[1] or ""))
+
+
+def _index_condition(bind, name: str) -> str | None:
+    sql = bind.execute(
+        text("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name"),
+        {"name": name},
+    ).scalar()
+    found = re.search(r"\)\s+WHERE\s+(.+)$", sql or "", re.IGNORECASE | re.DOTALL)
+    return found.group(1).strip() if found else None
 
 
 def append_only_tables(connection) -> list[str]:

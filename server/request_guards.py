@@ -6,9 +6,8 @@ an incident would never send. It is refused here, once for every route, with a 4
 what to do. Uploaded files are not looked at: binary files legitimately contain NUL bytes.
 
 The same holds for a lone UTF-16 surrogate (JSON's "\\ud800" with no partner): Python reads
-it, but neither database can store it. And JSON nested thousands deep makes Python's reader
-run out of recursion, deep inside whichever view reads it; no request of Haven's nests more
-than a few levels, so anything past MAX_JSON_DEPTH is refused here too.
+it, but neither database can store it (SQLite's driver cannot even encode it), so it is
+refused here too, in a JSON body or in a form field of JSON text.
 """
 
 import json
@@ -24,8 +23,6 @@ SURROGATE_REFUSAL = (
     "Text contains a broken character (half of a UTF-16 pair) that cannot be stored; "
     "remove it and try again."
 )
-DEPTH_REFUSAL = "The request is nested too deeply to be read."
-MAX_JSON_DEPTH = 32
 # A JSON escape in the surrogate range (\ud800-\udfff); only then is the text parsed to see
 # whether it is a proper pair (an emoji) or a lone half.
 _JSON_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -56,8 +53,8 @@ class HavenRequest(Request):
 
 
 def refuse_nul_characters() -> None:
-    """before_request: refuse (400) a NUL in the path, query string or JSON body, and a JSON
-    body holding a lone surrogate or nested past MAX_JSON_DEPTH."""
+    """before_request: refuse (400) a NUL in the path, query string or JSON body, and a lone
+    surrogate in a JSON body."""
     if NUL in request.path or _holds_nul(request.args):
         raise Refused(NUL_REFUSAL, 400)
     if not request.is_json:
@@ -65,32 +62,25 @@ def refuse_nul_characters() -> None:
     body = request.get_data(cache=True)
     if _json_body_holds_nul(body):
         raise Refused(NUL_REFUSAL, 400)
-    try:
-        # Read once here; the view's own get_json(silent=True) gets the cached result.
-        parsed = request.get_json(silent=True)
-    except RecursionError:
-        raise Refused(DEPTH_REFUSAL, 400) from None
-    refusal = _json_value_refusal(parsed, check_text=bool(_JSON_SURROGATE_ESCAPE.search(body)))
-    if refusal:
-        raise Refused(refusal, 400)
+    if _JSON_SURROGATE_ESCAPE.search(body) and _json_text_refusal(body.decode("utf-8", "replace")):
+        raise Refused(SURROGATE_REFUSAL, 400)
 
 
-def _json_value_refusal(value, check_text: bool) -> str | None:
-    """Why parsed JSON cannot be accepted, walked without recursion; None when it can."""
-    stack = [(value, 1)]
+def _holds_surrogate(value) -> bool:
+    """Whether parsed JSON holds a lone surrogate in any key or string (walked without
+    recursion: the value may be nested as deep as the parser allowed)."""
+    stack = [value]
     while stack:
-        item, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            return DEPTH_REFUSAL
+        item = stack.pop()
         if isinstance(item, dict):
-            if check_text and any(_SURROGATE.search(key) for key in item):
-                return SURROGATE_REFUSAL
-            stack.extend((child, depth + 1) for child in item.values())
+            if any(_SURROGATE.search(key) for key in item):
+                return True
+            stack.extend(item.values())
         elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-        elif check_text and isinstance(item, str) and _SURROGATE.search(item):
-            return SURROGATE_REFUSAL
-    return None
+            stack.extend(item)
+        elif isinstance(item, str) and _SURROGATE.search(item):
+            return True
+    return False
 
 
 def _form_refusal(form) -> str | None:
@@ -105,17 +95,15 @@ def _form_refusal(form) -> str | None:
 
 
 def _json_text_refusal(text: str) -> str | None:
-    """A field of JSON text (the Add Incident page's `incident` part) with a lone surrogate,
-    or a field whose text is itself one; text that is not JSON is only text."""
+    """JSON text (a body, or the Add Incident page's `incident` part) holding a lone
+    surrogate, or text that is itself one. What is not JSON is left to the view to refuse."""
     if _SURROGATE.search(text):
         return SURROGATE_REFUSAL
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    except RecursionError:
-        return DEPTH_REFUSAL
-    return _json_value_refusal(parsed, check_text=True)
+    return SURROGATE_REFUSAL if _holds_surrogate(parsed) else None
 
 
 def _holds_nul(fields) -> bool:

@@ -21,3 +21,14 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or (
         request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
     )
+
+
+def request_json_object() -> dict:
+    """The request's JSON body when it is an object, else {} (not JSON, another JSON value,
+    or nested so deep that Python's reader runs out of recursion: refused by the caller as
+    a missing field, never a 500)."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        return {}
+    return body if isinstance(body, dict) else {}

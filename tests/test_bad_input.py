@@ -16,10 +16,11 @@ from server.extensions import db
 from server.incidents.errors import IncidentRefused
 from server.incidents.models import Action, Incident
 from server.incidents.operations import add_action, incident_by_number
+from server.passkeys.models import PasskeyCredential
 from server.pupils.import_report import RosterFileError
 from server.pupils.models import Pupil
 from server.pupils.pupil_import import import_pupils
-from server.request_guards import DEPTH_REFUSAL, SURROGATE_REFUSAL
+from server.request_guards import SURROGATE_REFUSAL
 from tests.test_incident_api import PDF, payload, post_incident
 
 LONE = "Play\ud800ground"
@@ -108,16 +109,20 @@ NESTED = "[" * 5_000 + "]" * 5_000
 
 
 @pytest.mark.parametrize("path", ["/passkeys/step-up", "/passkeys/register"])
-@pytest.mark.parametrize("depth", [5_000, 40])
-def test_a_credential_nested_thousands_deep_is_refused(client, make_user, sign_in, path, depth):
+@pytest.mark.parametrize("depth", [5_000, 900, 40])
+def test_a_credential_nested_thousands_deep_is_refused(
+    app, client, make_user, sign_in, path, depth
+):
     sign_in(make_user(Role.DSL))
+    before = count(app, PasskeyCredential)
     nested = "[" * depth + "]" * depth
     body = '{"name": "iPad", "credential": ' + nested + "}"
     response = client.post(
         path, data=body, content_type="application/json", headers={"Accept": "application/json"}
     )
-    assert response.status_code == 400, response.get_data(as_text=True)
-    assert response.get_json()["message"] == DEPTH_REFUSAL
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    assert response.get_json()["message"]
+    assert count(app, PasskeyCredential) == before
 
 
 def test_a_form_field_of_json_nested_thousands_deep_is_refused(app, client, sign_in, school):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from server.alerts.operations import create_action_alerts
 from server.audit.operations import record
+from server.audit.seals import seal
 from server.auth.models import User
 from server.clock import school_today, utcnow
 from server.extensions import db
@@ -155,7 +156,11 @@ def add_action(
         object_type="incident",
         object_id=incident.id,
         actor=author,
-        details={"number": incident.number, "action_id": action.id},
+        details={
+            "number": incident.number,
+            "action_id": action.id,
+            "seal": seal("action", action.id),
+        },
     )
     db.session.flush()
     return action

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 
 from server.alerts.operations import AlertRefused, create_incident_alerts
 from server.audit.operations import record
+from server.audit.seals import seal
 from server.auth.models import User
 from server.auth.roles import Permission
 from server.clock import to_local, utcnow
@@ -464,7 +465,11 @@ def _write(
                 object_type="incident",
                 object_id=incident.id,
                 actor=author,
-                details={"number": incident.number, "uuid": client_uuid},
+                details={
+                    "number": incident.number,
+                    "uuid": client_uuid,
+                    "seal": seal("incident", incident.id),
+                },
             )
     except AlertRefused as refusal:
         file_store.discard(stored_names)
