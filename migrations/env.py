@@ -2,11 +2,10 @@ import logging
 from logging.config import fileConfig
 
 import sqlalchemy
+from alembic import context
 from flask import current_app
 
 from server.database import app_role, grant_app_role
-
-from alembic import context
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -127,4 +126,8 @@ def run_migrations_online():
 if context.is_offline_mode():
     run_migrations_offline()
 else:
-    run_migrations_online()
+    try:
+        run_migrations_online()
+    finally:
+        if _migration_engine is not None:
+            _migration_engine.dispose()

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import Flask, g
+from sqlalchemy.engine import make_url
 
 from server.auth.accounts import create_user
 from server.auth.models import User
@@ -87,11 +88,19 @@ class OwnSchool:
             return db.session.scalar(sa.text(f"SELECT count(*) FROM {table}"))  # noqa: S608
 
 
-def fresh_school(tmp_path_factory, label: str = "own", **config) -> Iterator[OwnSchool]:
-    """A migrated database of its own with two staff, a class, a pupil and one incident
-    carrying a file and an action; yields it, then drops the database."""
+def fresh_school(
+    tmp_path_factory, label: str = "own", app_role: str | None = None, **config
+) -> Iterator[OwnSchool]:
+    """A migrated database of its own with three staff, a class, a pupil and one incident
+    carrying a file and an action; yields it, then drops the database.
+
+    With `app_role` (PostgreSQL), migrations run as the owner and the app as that role.
+    """
     database = make_database_url(tmp_path_factory, f"{label}-db")
     url = next(database)
+    if app_role:
+        config.update(MIGRATION_DATABASE_URL=url, DB_APP_ROLE=app_role)
+        url = make_url(url).set(username=app_role).render_as_string(hide_password=False)
     instance = tmp_path_factory.mktemp(f"{label}-instance")
     app = make_test_app(url, instance, AUDIT_HEAD_FILE=str(instance / "audit-heads"), **config)
     try:
