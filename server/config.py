@@ -110,6 +110,10 @@ class Config:
     # database), so cutting the newest events off is noticed by `flask audit verify`.
     AUDIT_HEAD_FILE = os.environ.get("HAVEN_AUDIT_HEAD_FILE", str(INSTANCE_DIR / "audit-heads"))
 
+    # Backups are encrypted to this public key (a file from `flask backup keys`): the server
+    # can write backups but not read them; the private key is kept away from it.
+    BACKUP_PUBLIC_KEY = os.environ.get("HAVEN_BACKUP_PUBLIC_KEY", "")
+
     WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "localhost")
     WEBAUTHN_RP_NAME = os.environ.get("WEBAUTHN_RP_NAME", "Haven")
     WEBAUTHN_ORIGIN = os.environ.get("WEBAUTHN_ORIGIN", "http://localhost:5000")
