@@ -51,6 +51,24 @@ class HavenRequest(Request):
             self.__dict__["files"] = self.parameter_storage_class()
             raise Refused(refusal, 400)
 
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
+        """JSON as Werkzeug reads it, except that JSON nested past what Python's reader can
+        follow is unreadable (None when `silent`, else 400) instead of a RecursionError.
+
+        Haven's own views read JSON with `silent=True`. The one reader that does not is
+        Flask-WTF, which takes a JSON body as a form's fields: there only an object of plain
+        values (or lists of them) is fields, and anything else is refused with a 400.
+        """
+        try:
+            value = super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            if silent:
+                return None
+            return self.on_json_loading_failed(ValueError("JSON nested too deeply"))
+        if not silent and not _form_like(value):
+            return self.on_json_loading_failed(ValueError("not form fields"))
+        return value
+
 
 def refuse_nul_characters() -> None:
     """before_request: refuse (400) a NUL in the path, query string or JSON body, and a lone
@@ -64,6 +82,16 @@ def refuse_nul_characters() -> None:
         raise Refused(NUL_REFUSAL, 400)
     if _JSON_SURROGATE_ESCAPE.search(body) and _json_text_refusal(body.decode("utf-8", "replace")):
         raise Refused(SURROGATE_REFUSAL, 400)
+
+
+def _form_like(value) -> bool:
+    def plain(item) -> bool:
+        return item is None or isinstance(item, str | int | float | bool)
+
+    return isinstance(value, dict) and all(
+        plain(item) or (isinstance(item, list) and all(plain(i) for i in item))
+        for item in value.values()
+    )
 
 
 def _holds_surrogate(value) -> bool:
