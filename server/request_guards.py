@@ -19,6 +19,7 @@ from server.errors import Refused
 
 NUL = "\x00"
 NUL_REFUSAL = "Text cannot contain the character U+0000; remove it and try again."
+UNNAMED_FIELD_REFUSAL = "A field of the form has no name that can be read."
 SURROGATE_REFUSAL = (
     "Text contains a broken character (half of a UTF-16 pair) that cannot be stored; "
     "remove it and try again."
@@ -56,8 +57,8 @@ class HavenRequest(Request):
         follow is unreadable (None when `silent`, else 400) instead of a RecursionError.
 
         Haven's own views read JSON with `silent=True`. The one reader that does not is
-        Flask-WTF, which takes a JSON body as a form's fields: there only an object of plain
-        values (or lists of them) is fields, and anything else is refused with a 400.
+        Flask-WTF, which takes a JSON body as a form's fields: there only an object of strings
+        (or lists of them) is fields, and anything else is refused with a 400.
         """
         try:
             value = super().get_json(force=force, silent=silent, cache=cache)
@@ -85,11 +86,9 @@ def refuse_nul_characters() -> None:
 
 
 def _form_like(value) -> bool:
-    def plain(item) -> bool:
-        return item is None or isinstance(item, str | int | float | bool)
-
+    """Form fields are text: an object of strings, or lists of strings."""
     return isinstance(value, dict) and all(
-        plain(item) or (isinstance(item, list) and all(plain(i) for i in item))
+        isinstance(item, str) or (isinstance(item, list) and all(isinstance(i, str) for i in item))
         for item in value.values()
     )
 
@@ -112,6 +111,9 @@ def _holds_surrogate(value) -> bool:
 
 
 def _form_refusal(form) -> str | None:
+    if None in form:
+        # A multipart part whose name Werkzeug could not read (a line break inside it).
+        return UNNAMED_FIELD_REFUSAL
     if _form_holds_nul(form):
         return NUL_REFUSAL
     for value in form.values():

@@ -167,3 +167,27 @@ def test_json_body_with_duplicate_keys_and_odd_types_is_not_a_500(client, sign_i
     body = json.dumps(payload(school))[:-1] + ', "account": 7, "account": [1]}'
     response = client.post("/api/incidents", data=body, content_type="application/json")
     assert response.status_code == 422
+
+
+# --- Found by tests/test_fuzz.py ---------------------------------------------------------------
+
+
+def test_a_multipart_part_without_a_readable_name_is_not_a_500(client):
+    body = b'--fuzz\r\nContent-Disposition: form-data; name="\r"\r\n\r\n\r\n--fuzz--\r\n'
+    response = client.post(
+        "/auth/sign-in", data=body, content_type="multipart/form-data; boundary=fuzz"
+    )
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize("body", [b'{"email": true}', b'{"email": ["a", 1]}', b"[1, 2]", b'"x"'])
+def test_json_that_is_not_form_fields_sent_to_a_form_is_refused(client, body):
+    response = client.post("/auth/sign-in", data=body, content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_json_of_plain_strings_still_fills_a_form(client, make_user):
+    user = make_user(email="json.form@school.example")
+    body = json.dumps({"email": user.email, "password": "Correct-Horse-42!"})
+    response = client.post("/auth/sign-in", data=body, content_type="application/json")
+    assert response.status_code == 302
