@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from server.audit.models import AuditEvent
-from server.audit.operations import verify_all
+from server.audit.operations import event_digest, verify_all
 from server.database import append_only_tables
 from server.extensions import db
 from tests.own_database import fresh_school
@@ -126,6 +126,34 @@ def test_a_row_rewritten_and_the_chain_recomputed_with_sha256_is_named(school):
     assert "does not match its hash" in report.problem
     result = _cli(school)
     assert result.exit_code == 1 and f"BROKEN at event {target.id}" in result.output
+
+
+def test_even_with_the_key_a_rewrite_behind_an_anchored_head_is_named(school):
+    """Someone who stole HAVEN_AUDIT_KEY can recompute the chain, but not the head file."""
+    with school.app.app_context():
+        rows = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
+        db.session.expunge_all()
+    key = school.app.config["AUDIT_KEY"].encode()
+    target = rows[1]
+    target.details = json.dumps({"rewritten": True})
+    prev = target.prev_hash
+    with _owner_connection(school) as connection:
+        for row in rows[1:]:
+            row.prev_hash, row.hash = prev, event_digest(prev, row, key)
+            prev = row.hash
+            _without_guards(
+                connection,
+                "audit_events",
+                "UPDATE audit_events SET details = :details, prev_hash = :prev, hash = :hash "
+                "WHERE id = :id",
+                details=row.details,
+                prev=row.prev_hash,
+                hash=row.hash,
+                id=row.id,
+            )
+    report = _verify(school)
+    assert report.first_bad_id is None  # the keyed chain itself holds...
+    assert any("does not match the head anchored" in p for p in report.problems)
 
 
 def test_the_newest_rows_deleted_are_named(school):
