@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from server import create_app
+from server.audit.models import AuditEvent
 from server.audit.operations import verify_all
 from server.backup.crypto import CHUNK, BackupRefused, new_key_pair
 from server.backup.restore import restore_backup
@@ -122,6 +123,14 @@ def test_backup_while_recording_then_restore_into_a_fresh_instance(
         report = verify_all()
         assert report.intact, report.problems
         assert report.sealed >= count and report.anchors_checked >= 1
+        restored_events = db.session.scalars(
+            sa.select(AuditEvent.action).order_by(AuditEvent.id)
+        ).all()
+        assert restored_events[-1] == "backup.restored"
+    with school.app.app_context():
+        assert db.session.scalar(
+            sa.select(AuditEvent.id).where(AuditEvent.action == "backup.created")
+        )
     verified = fresh_instance.test_cli_runner().invoke(args=["audit", "verify"])
     assert verified.exit_code == 0 and "Audit chain intact" in verified.output
 

@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy.engine import make_url
 
 from server.audit import anchors
+from server.audit.operations import record
 from server.backup.crypto import encrypt_stream, load_public_key
 from server.clock import utcnow
 from server.extensions import db
@@ -89,6 +90,14 @@ def create_backup(target: Path, public_key_pem: bytes) -> Manifest:
             encrypt_stream(source, sealed, public_key)
         partial.chmod(0o600)
         os.replace(partial, target)
+    # A backup is an export of every record: audited like any other.
+    record(
+        "backup.created",
+        object_type="backup",
+        object_id=target.name,
+        details={"audit_head": manifest.audit_head, "counts": manifest.counts},
+    )
+    db.session.commit()
     return manifest
 
 

@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy.engine import make_url
 
 from server.audit.anchors import head_file
+from server.audit.operations import record
 from server.backup.archive import (
     ANCHORS_MEMBER,
     DATABASE_MEMBER,
@@ -52,6 +53,12 @@ def restore_backup(archive: Path, private_key_pem: bytes, passphrase: bytes | No
         _restore_uploads(parts)
         _restore_anchors(parts[ANCHORS_MEMBER])
     _check_counts(manifest)
+    record(
+        "backup.restored",
+        object_type="backup",
+        details={"created_at": manifest.created_at, "audit_head": manifest.audit_head},
+    )
+    db.session.commit()
     return manifest
 
 
