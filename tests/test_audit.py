@@ -138,3 +138,37 @@ def test_verify_command(app, runner, app_context):
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
     assert "Audit chain intact" in result.output
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="the chain's advisory lock is PostgreSQL's; SQLite serialises writers itself",
+)
+def test_the_chain_lock_is_taken_only_for_the_final_append(app, app_context):
+    from server.audit.operations import _CHAIN_LOCK_KEY, _append_pending
+
+    def lock_is_free() -> bool:
+        with db.engine.connect() as other, other.begin():
+            query = text("SELECT pg_try_advisory_xact_lock(:key)")
+            return other.execute(query, {"key": _CHAIN_LOCK_KEY}).scalar()
+
+    record("test.during_the_act")
+    assert lock_is_free()  # other requests may append while this one is still working
+    _append_pending(db.session())  # what the commit does first
+    assert not lock_is_free()
+    db.session.commit()
+
+
+def test_a_development_instance_keeps_its_own_audit_key(tmp_path):
+    from server import create_app
+    from server.config import TestConfig
+
+    class KeylessConfig(TestConfig):
+        INSTANCE_DIR = tmp_path
+        AUDIT_KEY = ""
+
+    first = create_app(KeylessConfig, SQLALCHEMY_DATABASE_URI="sqlite://")
+    again = create_app(KeylessConfig, SQLALCHEMY_DATABASE_URI="sqlite://")
+    assert len(first.config["AUDIT_KEY"]) == 64
+    assert again.config["AUDIT_KEY"] == first.config["AUDIT_KEY"]
+    assert (tmp_path / "audit_key").stat().st_mode & 0o077 == 0

@@ -182,7 +182,9 @@ def test_a_kept_head_names_a_cut_even_when_the_head_file_went_too(school):
             connection, "audit_events", "DELETE FROM audit_events WHERE id = :id", id=newest
         )
     (school.instance / "audit-heads").unlink()
-    assert _cli(school).exit_code == 0  # with the anchors gone, only the kept head knows
+    unanchored = _cli(school)
+    assert unanchored.exit_code == 0  # with the anchors gone, only the kept head knows...
+    assert "no anchored heads" in unanchored.output  # ...and verify says it cannot tell
     result = _cli(school, "--head", kept)
     assert result.exit_code == 1 and "cut short" in result.output, result.output
 

@@ -38,6 +38,12 @@ def verify_command(kept):
             click.echo(f"  - {problem}", err=True)
         raise SystemExit(1)
     anchored = head_file()
+    if anchored and report.checked and not report.anchors_checked:
+        click.echo(
+            f"Warning: no anchored heads in {anchored}, so a cut at the end of the log would "
+            "not show here. Check against a head kept by a DSL: --head ID:HASH.",
+            err=True,
+        )
     click.echo(
         f"Audit chain intact: {report.checked} events checked, "
         f"{report.anchors_checked} anchored heads"
