@@ -136,6 +136,7 @@ content_types = st.sampled_from(
 @pytest.fixture
 def target(app, make_user, sign_in, step_up, school, record_incident, make_passkey):
     number = record_incident(school.staff, school.ada, files=[Upload("note.txt", b"Notes.\n")])
+    app.test_client_class = HavenClient  # each client sends the CSRF token, as a browser does
     clients = {None: app.test_client()}
     for role in ROLES[1:]:
         user = make_user(role)
@@ -173,7 +174,6 @@ def _fingerprint(app) -> tuple:
 
 def _send(target, role, method, path, **request):
     app = target.app
-    app.test_client_class = HavenClient
     client = target.clients[role]
     before = _fingerprint(app)
     response = client.open(path, method=method, **request)
