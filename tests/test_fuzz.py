@@ -267,4 +267,7 @@ def test_oversize_bodies_are_refused_everywhere(target):
     for method, path in _unsafe(target):
         for role in (None, Role.DSL, Role.ADMIN):
             for content_type in ("application/json", "application/x-www-form-urlencoded"):
-                _send(target, role, method, path, data=too_big, content_type=content_type)
+                response = _send(target, role, method, path, data=too_big,
+                                 content_type=content_type)  # fmt: skip
+                # Too large (413), or refused before the body is read (401, 403).
+                assert response.status_code in (401, 403, 413), (method, path, role)
