@@ -207,7 +207,16 @@ def test_a_changed_incident_is_named(school):
 def test_a_changed_action_is_named(school):
     with _owner_connection(school) as connection:
         _without_guards(connection, "actions", "UPDATE actions SET text = 'Did nothing.'")
-    assert any("action" in problem for problem in _verify(school).problems)
+    assert any(p.startswith("action ") for p in _verify(school).problems)
+
+
+def test_a_changed_status_note_is_named(school):
+    school.close(school.numbers[0])
+    with _owner_connection(school) as connection:
+        _without_guards(
+            connection, "incident_events", "UPDATE incident_events SET note = 'No reason.'"
+        )
+    assert any(p.startswith("event ") for p in _verify(school).problems)
 
 
 def test_an_incident_slipped_in_without_the_application_is_named(school):

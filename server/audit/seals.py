@@ -19,9 +19,11 @@ from server.incidents.models import (
     Action,
     Incident,
     IncidentBodyMark,
+    IncidentEvent,
     IncidentFile,
     incident_agencies,
     incident_categories,
+    incident_event_categories,
     incident_pupils,
 )
 
@@ -66,7 +68,20 @@ def _action_rows(action_id: int) -> dict[str, Any]:
     return {"action": _rows(select(actions).where(actions.c.id == action_id))}
 
 
-READERS = {"incident": _incident_rows, "action": _action_rows}
+def _event_rows(event_id: int) -> dict[str, Any]:
+    """A status change or correction, with the categories a re-categorisation gave."""
+    events, categories = IncidentEvent.__table__, incident_event_categories
+    return {
+        "event": _rows(select(events).where(events.c.id == event_id)),
+        "categories": _rows(
+            select(categories)
+            .where(categories.c.event_id == event_id)
+            .order_by(categories.c.category_id)
+        ),
+    }
+
+
+READERS = {"incident": _incident_rows, "action": _action_rows, "event": _event_rows}
 
 
 def seal(kind: str, record_id: int) -> dict[str, Any]:

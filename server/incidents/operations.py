@@ -263,6 +263,7 @@ def _append_event(
             "event_id": event.id,
             "kind": kind,
             "category_ids": [c.id for c in categories],
+            "seal": seal("event", event.id),
         },
     )
     db.session.flush()
