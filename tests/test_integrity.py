@@ -6,6 +6,8 @@ a guard off nor change a record. Both: a rewritten chain, a log cut short and a 
 incident are each named by `flask audit verify`.
 """
 
+import email
+import email.policy
 import hashlib
 import json
 import os
@@ -236,8 +238,10 @@ def test_an_incident_slipped_in_without_the_application_is_named(school):
 
 # --- SQLite: REPLACE from any client ------------------------------------------------------
 
+SQLITE_ONLY = "REPLACE is SQLite's; PostgreSQL's guard is tested in tests/test_database_roles.py"
 
-@pytest.mark.skipif(ON_POSTGRES, reason="REPLACE is SQLite's; PostgreSQL is tested below")
+
+@pytest.mark.skipif(ON_POSTGRES, reason=SQLITE_ONLY)
 def test_every_append_only_table_refuses_replace_from_a_plain_sqlite3_session(school):
     with school.app.app_context(), db.engine.connect() as connection:
         assert set(append_only_tables(connection)) >= APPEND_ONLY
@@ -257,7 +261,7 @@ def test_every_append_only_table_refuses_replace_from_a_plain_sqlite3_session(sc
     assert _verify(school).intact
 
 
-@pytest.mark.skipif(ON_POSTGRES, reason="REPLACE is SQLite's; PostgreSQL is tested below")
+@pytest.mark.skipif(ON_POSTGRES, reason=SQLITE_ONLY)
 def test_replace_cannot_rewrite_an_incident_with_new_content(school):
     path = make_url(school.database_url).database
     attacker = sqlite3.connect(path)
@@ -269,3 +273,17 @@ def test_replace_cannot_rewrite_an_incident_with_new_content(school):
     with school.app.app_context():
         accounts = db.session.scalars(sa.text("SELECT account FROM incidents")).all()
     assert "Rewritten." not in accounts
+
+
+def test_the_daily_head_is_mailed_to_each_dsl_and_names_no_one(school):
+    result = school.app.test_cli_runner().invoke(args=["audit", "head", "--mail"])
+    assert result.exit_code == 0, result.output
+    assert "mailed to 1 designated safeguarding leads" in result.output
+    mails = list((school.instance / "mail").glob("*.eml"))
+    assert len(mails) == 1
+    message = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
+    assert message["To"] == "dsl@school.example"
+    text = message.get_content()
+    kept = text.split("verify --head ")[1].split()[0]
+    assert _cli(school, "--head", kept).exit_code == 0
+    assert "Ada" not in text and "Quill" not in text and "slipped" not in text

@@ -5,7 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from server.audit.anchors import head_file, parse_kept_head
-from server.audit.operations import head, verify_all
+from server.audit.operations import head, mail_head_to_dsls, verify_all
 from server.clock import utcnow
 
 audit_cli = AppGroup("audit", help="The audit log.")
@@ -53,8 +53,12 @@ def verify_command(kept):
 
 
 @audit_cli.command("head")
-def head_command():
+@click.option("--mail", is_flag=True, help="Also email it to every DSL (run daily from cron).")
+def head_command(mail: bool):
     """Print the log's newest event and hash, for a DSL to keep away from the server."""
+    if mail:
+        sent_to = mail_head_to_dsls()
+        click.echo(f"Audit head mailed to {len(sent_to)} designated safeguarding leads.")
     newest = head()
     if newest is None:
         click.echo("The audit log is empty.")

@@ -302,3 +302,27 @@ def head() -> tuple[int, str] | None:
         select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def mail_head_to_dsls() -> list[str]:
+    """Send the current head to every active DSL, to keep away from the server (run daily,
+    e.g. from cron). The message holds an event number and a hash: nothing about anyone.
+    Returns the addresses it went to."""
+    from server.alerts.rules import users_with_role
+    from server.auth.roles import Role
+    from server.mail import send_mail
+
+    newest = head()
+    if newest is None:
+        return []
+    kept = f"{newest[0]}:{newest[1]}"
+    body = (
+        f"Haven's audit log head on {utcnow():%d %B %Y at %H:%M} UTC is\n\n    {kept}\n\n"
+        "Keep this email. If anyone ever changes or cuts short the audit log, checking it "
+        f"against this head will show it:\n\n    flask audit verify --head {kept}\n"
+    )
+    recipients = [user.email for user in users_with_role(Role.DSL)]
+    for address in recipients:
+        send_mail(address, "Haven: today's audit head, to keep", body)
+    return recipients
+
