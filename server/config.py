@@ -106,6 +106,9 @@ class Config:
     # The audit chain is keyed (HMAC) with this, kept outside the database: someone who can
     # write the table cannot recompute the chain. Development instances make one in instance/.
     AUDIT_KEY = os.environ.get("HAVEN_AUDIT_KEY", "")
+    # A log begun before the chain was keyed: the id of its last unkeyed event, set by the
+    # school when upgrading (here, outside the database, so nobody can move it with the rows).
+    AUDIT_LEGACY_UNTIL = _env_int("HAVEN_AUDIT_LEGACY_UNTIL", 0)
     # After each commit that adds audit events the newest head is appended here (outside the
     # database), so cutting the newest events off is noticed by `flask audit verify`.
     AUDIT_HEAD_FILE = os.environ.get("HAVEN_AUDIT_HEAD_FILE", str(INSTANCE_DIR / "audit-heads"))

@@ -158,6 +158,46 @@ def test_even_with_the_key_a_rewrite_behind_an_anchored_head_is_named(school):
     assert any("does not match the head anchored" in p for p in report.problems)
 
 
+def test_a_log_begun_before_keying_verifies_once_the_school_says_where_it_ends(school):
+    """An instance upgraded to the keyed chain: its first events were plain SHA-256."""
+    with school.app.app_context():
+        rows = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
+        db.session.expunge_all()
+    legacy = rows[:3]
+    prev = legacy[0].prev_hash
+    key = school.app.config["AUDIT_KEY"].encode()
+    with _owner_connection(school) as connection:
+        for row in rows:
+            unkeyed = row in legacy
+            row.prev_hash = prev
+            row.hash = prev = _plain_sha256(prev, row) if unkeyed else event_digest(prev, row, key)
+            _without_guards(
+                connection, "audit_events",
+                "UPDATE audit_events SET prev_hash = :prev, hash = :hash WHERE id = :id",
+                prev=row.prev_hash, hash=row.hash, id=row.id,
+            )  # fmt: skip
+    (school.instance / "audit-heads").unlink()  # heads of the rows as they were before
+    unset = _verify(school)
+    assert unset.first_bad_id == legacy[0].id and "HAVEN_AUDIT_LEGACY_UNTIL" in unset.problem
+    school.app.config["AUDIT_LEGACY_UNTIL"] = legacy[-1].id
+    assert _verify(school).intact
+    # ...and the unkeyed rows, rewritten and rehashed, cannot be joined to the first keyed one.
+    legacy[1].details = "{}"
+    prev = legacy[1].prev_hash
+    with _owner_connection(school) as connection:
+        for row in legacy[1:]:
+            row.prev_hash, row.hash = prev, _plain_sha256(prev, row)
+            prev = row.hash
+            _without_guards(
+                connection, "audit_events",
+                "UPDATE audit_events SET details = :details, prev_hash = :prev, hash = :hash "
+                "WHERE id = :id",
+                details=row.details, prev=row.prev_hash, hash=row.hash, id=row.id,
+            )  # fmt: skip
+    report = _verify(school)
+    assert report.first_bad_id == rows[len(legacy)].id and "follow" in report.problem
+
+
 def test_the_newest_rows_deleted_are_named(school):
     school.record("A second incident.")
     with school.app.app_context():

@@ -44,7 +44,9 @@ def _audit_key() -> bytes:
     return current_app.config["AUDIT_KEY"].encode()
 
 
-def event_digest(prev_hash: str, event: AuditEvent, key: bytes) -> str:
+def event_digest(prev_hash: str, event: AuditEvent, key: bytes | None) -> str:
+    """The event's keyed hash; `key=None` only for events written before the chain was keyed
+    (up to AUDIT_LEGACY_UNTIL), which the first keyed event after them protects in turn."""
     payload = json.dumps(
         [
             prev_hash,
@@ -60,6 +62,8 @@ def event_digest(prev_hash: str, event: AuditEvent, key: bytes) -> str:
         separators=(",", ":"),
         ensure_ascii=True,
     )
+    if key is None:
+        return hashlib.sha256(payload.encode()).hexdigest()
     return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
 
@@ -208,6 +212,7 @@ def verify_chain(heads: dict | None = None, batch_size: int = 5000) -> ChainRepo
     """
     report = ChainReport()
     key = _audit_key()
+    legacy_until = current_app.config.get("AUDIT_LEGACY_UNTIL") or 0
     heads = heads or {}
     while True:
         rows = db.session.scalars(
@@ -222,8 +227,9 @@ def verify_chain(heads: dict | None = None, batch_size: int = 5000) -> ChainRepo
             if event.prev_hash != report.last_hash:
                 report.first_bad_id, report.problem = event.id, "does not follow the row before it"
                 return report
-            if event_digest(event.prev_hash, event, key) != event.hash:
-                report.first_bad_id, report.problem = event.id, "content does not match its hash"
+            event_key = None if event.id <= legacy_until else key
+            if event_digest(event.prev_hash, event, event_key) != event.hash:
+                report.first_bad_id, report.problem = event.id, _hash_problem(event, report)
                 return report
             for digest, when, how in heads.get(event.id, ()):
                 if digest != event.hash and len(report.problems) < 10:
@@ -234,6 +240,16 @@ def verify_chain(heads: dict | None = None, batch_size: int = 5000) -> ChainRepo
             report.last_hash, report.last_id = event.hash, event.id
             report.checked += 1
         db.session.expunge_all()
+
+
+def _hash_problem(event: AuditEvent, report: ChainReport) -> str:
+    problem = "content does not match its hash"
+    if report.checked == 0 and event_digest(event.prev_hash, event, None) == event.hash:
+        problem += (
+            " (it carries an unkeyed hash, as logs begun before the chain was keyed do: if "
+            "this instance was upgraded, set HAVEN_AUDIT_LEGACY_UNTIL to its last such event)"
+        )
+    return problem
 
 
 def verify_all(kept_heads: list[tuple[int, str]] = ()) -> ChainReport:
