@@ -1,9 +1,11 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy
+from alembic import context
 from flask import current_app
 
-from alembic import context
+from server.database import app_role, grant_app_role
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -15,7 +17,17 @@ fileConfig(config.config_file_name)
 logger = logging.getLogger('alembic.env')
 
 
+_migration_engine = None
+
+
 def get_engine():
+    """The tables' owner when MIGRATION_DATABASE_URL is set, else the application's engine."""
+    global _migration_engine
+    url = current_app.config.get('MIGRATION_DATABASE_URL')
+    if url:
+        if _migration_engine is None:
+            _migration_engine = sqlalchemy.create_engine(url)
+        return _migration_engine
     try:
         # this works with Flask-SQLAlchemy<3 and Alchemical
         return current_app.extensions['migrate'].db.engine
@@ -105,9 +117,17 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            # Each upgrade may add tables: the application's role is granted anew each time.
+            role = app_role(current_app.config)
+            if role and connection.dialect.name == 'postgresql':
+                grant_app_role(connection, role)
 
 
 if context.is_offline_mode():
     run_migrations_offline()
 else:
-    run_migrations_online()
+    try:
+        run_migrations_online()
+    finally:
+        if _migration_engine is not None:
+            _migration_engine.dispose()

@@ -21,6 +21,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     _ensure_secret_key(app)
     _trust_proxies(app)
     _refuse_untrusted_hosts(app)
+    _ensure_audit_key(app)
     _use_request_class(app)
     _register_url_converters(app)
     _init_extensions(app)
@@ -63,6 +64,19 @@ def _ensure_secret_key(app: Flask) -> None:
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def _ensure_audit_key(app: Flask) -> None:
+    """Production sets HAVEN_AUDIT_KEY (and keeps a copy away from the server: see
+    `flask backup export-secrets`); a development instance makes one and keeps it."""
+    if app.config["AUDIT_KEY"]:
+        return
+    key_file = Path(app.instance_path) / "audit_key"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    app.config["AUDIT_KEY"] = key_file.read_text().strip()
 
 
 def _register_url_converters(app: Flask) -> None:

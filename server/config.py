@@ -34,10 +34,10 @@ def _trusted_hosts(base_url: str) -> list[str]:
     )
 
 
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
+def _database_url(variable: str = "DATABASE_URL") -> str:
+    url = os.environ.get(variable, "")
     if not url:
-        return f"sqlite:///{INSTANCE_DIR / 'haven.sqlite3'}"
+        return f"sqlite:///{INSTANCE_DIR / 'haven.sqlite3'}" if variable == "DATABASE_URL" else ""
     # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants the driver named.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
@@ -53,6 +53,12 @@ class Config:
 
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # PostgreSQL: migrate as the tables' owner, run as a role that owns nothing (it could
+    # otherwise switch the append-only triggers off). `flask db upgrade` connects with this
+    # URL when set, and grants the app's role (HAVEN_DB_APP_ROLE, else DATABASE_URL's user)
+    # SELECT and INSERT on records; see `server.database.grant_app_role` and the README.
+    MIGRATION_DATABASE_URL = _database_url("MIGRATION_DATABASE_URL")
+    DB_APP_ROLE = os.environ.get("HAVEN_DB_APP_ROLE", "")
     REDIS_URL = os.environ.get("REDIS_URL", "")
     RQ_QUEUE = os.environ.get("HAVEN_RQ_QUEUE", "haven")
 
@@ -113,6 +119,20 @@ class Config:
     # and never change it: SECRET_KEY is only the fallback, and rotating that would strand files.
     FILE_ENCRYPTION_KEY = os.environ.get("HAVEN_FILE_KEY", "")
 
+    # The audit chain is keyed (HMAC) with this, kept outside the database: someone who can
+    # write the table cannot recompute the chain. Development instances make one in instance/.
+    AUDIT_KEY = os.environ.get("HAVEN_AUDIT_KEY", "")
+    # A log begun before the chain was keyed: the id of its last unkeyed event, set by the
+    # school when upgrading (here, outside the database, so nobody can move it with the rows).
+    AUDIT_LEGACY_UNTIL = _env_int("HAVEN_AUDIT_LEGACY_UNTIL", 0)
+    # After each commit that adds audit events the newest head is appended here (outside the
+    # database), so cutting the newest events off is noticed by `flask audit verify`.
+    AUDIT_HEAD_FILE = os.environ.get("HAVEN_AUDIT_HEAD_FILE", str(INSTANCE_DIR / "audit-heads"))
+
+    # Backups are encrypted to this public key (a file from `flask backup keys`): the server
+    # can write backups but not read them; the private key is kept away from it.
+    BACKUP_PUBLIC_KEY = os.environ.get("HAVEN_BACKUP_PUBLIC_KEY", "")
+
     WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID", "localhost")
     WEBAUTHN_RP_NAME = os.environ.get("WEBAUTHN_RP_NAME", "Haven")
     WEBAUTHN_ORIGIN = os.environ.get("WEBAUTHN_ORIGIN", "http://localhost:5000")
@@ -130,6 +150,10 @@ class Config:
 class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+    AUDIT_KEY = "test-audit-key-not-for-production"
+    # The shared test database rolls every test back, so no head outside it could be true;
+    # tests of the anchors give their own app (and database, with real commits) a head file.
+    AUDIT_HEAD_FILE = ""
     SERVER_NAME = None
     # Fast hashing in tests; production keeps the defaults above.
     ARGON2_TIME_COST = 1

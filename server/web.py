@@ -31,3 +31,14 @@ def external_url(endpoint: str, **values) -> str:
         base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "https"
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+def request_json_object() -> dict:
+    """The request's JSON body when it is an object, else {} (not JSON, another JSON value,
+    or nested so deep that Python's reader runs out of recursion: refused by the caller as
+    a missing field, never a 500)."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -433,3 +433,44 @@ def test_damaged_images_are_cleaned_or_refused_never_anything_else(content_type,
             assert refused.status == 422 and "could not be checked" in refused.message, seed
         else:
             assert isinstance(cleaned, bytes), seed
+
+
+def crafted_heic_with_endless_extents(items: int = 150, extents: int = 65_535) -> bytes:
+    """The review's 1,287-byte file: an `iloc` box whose field sizes are all zero, so each of
+    its 150 items' 65,535 extents takes no bytes at all, and a loop over them never advances."""
+    iinf = _full_box(
+        b"iinf",
+        0,
+        struct.pack(">H", 1) + _full_box(b"infe", 2, struct.pack(">HH", 1, 0) + b"Exif\x00"),
+    )
+    body = bytes([0x00, 0x00]) + struct.pack(">H", items)
+    body += b"".join(struct.pack(">HHH", item_id, 0, extents) for item_id in range(1, items + 1))
+    hdlr = _full_box(b"hdlr", 0, bytes(4) + b"pict" + bytes(12) + b"\x00")
+    meta = _full_box(b"meta", 0, hdlr + iinf + _full_box(b"iloc", 0, body))
+    ftyp = _box(b"ftyp", b"heic\x00\x00\x00\x00mif1heic")
+    return ftyp + meta + _box(b"mdat", bytes(256))
+
+
+def test_heic_declaring_millions_of_empty_extents_is_refused_after_bounded_work(monkeypatch):
+    crafted = crafted_heic_with_endless_extents()
+    assert len(crafted) < 1_300 and files.sniff(crafted) == "image/heic"
+    fields_read = 0
+    original_uint = files._BoxReader.uint
+
+    def counting_uint(self, size):
+        nonlocal fields_read
+        fields_read += 1
+        return original_uint(self, size)
+
+    monkeypatch.setattr(files._BoxReader, "uint", counting_uint)
+    with pytest.raises(files.FileRefused, match="Attach it as a JPEG"):
+        files.check_upload(files.Upload("IMG_0002.HEIC", crafted))
+    # 150 items × 65,535 extents would be ten million reads; the refusal comes within the caps.
+    assert fields_read < 10 * files.MAX_HEIC_ITEMS
+
+
+def test_heic_declaring_more_items_than_its_box_holds_is_refused():
+    crafted = crafted_heic_with_endless_extents(items=150, extents=1)
+    truncated_count = crafted.replace(struct.pack(">H", 150), struct.pack(">H", 60_000), 1)
+    with pytest.raises(files.FileRefused):
+        files.check_upload(files.Upload("IMG_0003.HEIC", truncated_count))

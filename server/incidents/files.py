@@ -369,44 +369,76 @@ def _metadata_item_ids(data: bytes, start: int, end: int) -> set[int]:
     return ids
 
 
-def _item_extents(data, start, end, wanted, idat) -> list[tuple[int, int]]:
-    version = data[start]
-    position = start + 4
-    offset_size, length_size = data[position] >> 4, data[position] & 0x0F
-    base_size = data[position + 1] >> 4
-    index_size = data[position + 1] & 0x0F if version in (1, 2) else 0
-    count, position = _uint(data, position + 2, 2 if version < 2 else 4)
-    extents = []
-    for _ in range(count):
-        if position >= end:  # a count larger than the box holds: stop, do not spin
+# Far beyond any real photo (an iPhone's gridded HEIC has a few dozen items): a crafted file
+# can declare 65,535 items of 65,535 extents each, which must cost a refusal, not minutes of CPU.
+MAX_HEIC_ITEMS = 1024
+MAX_HEIC_EXTENTS = 4096
+_ILOC_FIELD_SIZES = (0, 4, 8)
+
+
+class _BoxReader:
+    """Reads big-endian fields of one box, refusing to read past its end."""
+
+    def __init__(self, data: bytes, start: int, end: int):
+        self.data, self.position, self.end = data, start, end
+
+    def uint(self, size: int) -> int:
+        if self.position + size > self.end:
             raise ValueError("item locations run past their box")
-        item_id, position = _uint(data, position, 2 if version < 2 else 4)
-        method = 0
-        if version in (1, 2):
-            method, position = _uint(data, position, 2)
-            method &= 0x0F
-        position += 2  # data reference index
-        base, position = _uint(data, position, base_size)
-        extent_count, position = _uint(data, position, 2)
+        value = int.from_bytes(self.data[self.position : self.position + size], "big")
+        self.position += size
+        return value
+
+    def remaining(self) -> int:
+        return self.end - self.position
+
+
+def _item_extents(data, start, end, wanted, idat) -> list[tuple[int, int]]:
+    """(file offset, length) of every extent of the `wanted` items in an `iloc` box.
+
+    Every count is checked against the bytes the box really holds before it is looped over,
+    and items and extents are capped, so the work is bounded by the file's size.
+    """
+    box = _BoxReader(data, start, end)
+    version = box.uint(1)
+    box.uint(3)  # flags
+    sizes = box.uint(1)
+    offset_size, length_size = sizes >> 4, sizes & 0x0F
+    sizes = box.uint(1)
+    base_size = sizes >> 4
+    index_size = sizes & 0x0F if version in (1, 2) else 0
+    if {offset_size, length_size, base_size, index_size} - set(_ILOC_FIELD_SIZES):
+        raise ValueError("item location field sizes outside the standard's")
+    count = box.uint(2 if version < 2 else 4)
+    item_header = (2 if version < 2 else 4) + (2 if version in (1, 2) else 0) + 2 + base_size + 2
+    extent_size = index_size + offset_size + length_size
+    if count > MAX_HEIC_ITEMS or count * item_header > box.remaining():
+        raise ValueError("more item locations than the box holds")
+    extents, extents_read = [], 0
+    for _ in range(count):
+        item_id = box.uint(2 if version < 2 else 4)
+        method = box.uint(2) & 0x0F if version in (1, 2) else 0
+        box.uint(2)  # data reference index
+        base = box.uint(base_size)
+        extent_count = box.uint(2)
+        extents_read += extent_count
+        if extents_read > MAX_HEIC_EXTENTS or extent_count * extent_size > box.remaining():
+            raise ValueError("more item extents than the box holds")
         for _ in range(extent_count):
-            if position > end:
-                raise ValueError("item extents run past their box")
-            position += index_size
-            offset, position = _uint(data, position, offset_size)
-            length, position = _uint(data, position, length_size)
-            if item_id not in wanted:
-                continue
-            if method == 1 and idat is not None:
-                origin = idat[0]
-            elif method == 0:
-                origin = 0
-            else:
-                raise ValueError("metadata stored in a way that cannot be blanked")
-            absolute = origin + base + offset
-            extents.append((absolute, length or len(data) - absolute))
-    if position > end:
-        raise ValueError("item locations run past their box")
+            box.uint(index_size)
+            offset, length = box.uint(offset_size), box.uint(length_size)
+            if item_id in wanted:
+                absolute = _extent_origin(method, idat) + base + offset
+                extents.append((absolute, length or len(data) - absolute))
     return extents
+
+
+def _extent_origin(method: int, idat) -> int:
+    if method == 1 and idat is not None:
+        return idat[0]
+    if method == 0:
+        return 0
+    raise ValueError("metadata stored in a way that cannot be blanked")
 
 
 # --- Encrypted storage --------------------------------------------------------------------

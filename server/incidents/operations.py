@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from server.alerts.operations import create_action_alerts
 from server.audit.operations import record
+from server.audit.seals import seal
 from server.auth.models import User
 from server.clock import school_today, utcnow
 from server.extensions import db
@@ -27,6 +28,8 @@ from server.incidents.models import (
 )
 
 MAX_NOTE_CHARS = 20_000
+# The column holds 120 (PostgreSQL refuses more; SQLite would quietly store any length).
+MAX_ON_BEHALF_CHARS = 120
 
 
 def find_incident(number: int) -> Incident | None:
@@ -131,6 +134,8 @@ def add_action(
     name, role = (on_behalf_name or "").strip(), (on_behalf_role or "").strip()
     if bool(name) != bool(role):
         errors["on_behalf"] = "Give both the name and the role of the person you are recording for."
+    elif max(len(name), len(role)) > MAX_ON_BEHALF_CHARS:
+        errors["on_behalf"] = "The name and role must each be 120 characters or fewer."
     if errors:
         raise IncidentRefused.from_fields(errors)
     action = Action(
@@ -151,7 +156,11 @@ def add_action(
         object_type="incident",
         object_id=incident.id,
         actor=author,
-        details={"number": incident.number, "action_id": action.id},
+        details={
+            "number": incident.number,
+            "action_id": action.id,
+            "seal": seal("action", action.id),
+        },
     )
     db.session.flush()
     return action
@@ -254,6 +263,7 @@ def _append_event(
             "event_id": event.id,
             "kind": kind,
             "category_ids": [c.id for c in categories],
+            "seal": seal("event", event.id),
         },
     )
     db.session.flush()

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 
 from server.alerts.operations import AlertRefused, create_incident_alerts
 from server.audit.operations import record
+from server.audit.seals import seal
 from server.auth.models import User
 from server.auth.roles import Permission
 from server.clock import to_local, utcnow
@@ -484,7 +485,11 @@ def _write(
 
 
 def _audit_details(incident: Incident, client_uuid: str, via_device) -> dict[str, Any]:
-    details = {"number": incident.number, "uuid": client_uuid}
+    details = {
+        "number": incident.number,
+        "uuid": client_uuid,
+        "seal": seal("incident", incident.id),
+    }
     if via_device is not None:
         details["device_id"] = via_device.id
     return details

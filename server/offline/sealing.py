@@ -53,6 +53,11 @@ def sealing_key() -> SealingKey:
     return _load(str(_key_path()))
 
 
+def sealing_key_pem() -> bytes:
+    """The private key as PEM, for `flask backup export-secrets`."""
+    return _read_or_create(_key_path())
+
+
 def _key_path() -> Path:
     configured = current_app.config["SEALING_KEY_FILE"]
     return Path(configured) if configured else Path(current_app.instance_path) / "sealing_key.pem"

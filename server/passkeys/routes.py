@@ -10,16 +10,11 @@ from server.extensions import db
 from server.passkeys import bp, operations
 from server.passkeys.forms import PasskeyNameForm
 from server.passkeys.operations import PasskeyError
-from server.web import safe_next_url
+from server.web import request_json_object, safe_next_url
 
 
 def _refused(error: PasskeyError):
     return jsonify(error=error.reason, message=error.message), error.status
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
 
 
 def _next_or_none() -> str | None:
@@ -69,7 +64,7 @@ def register_options():
 @bp.route("/register", methods=["POST"])
 @requires(Permission.HOLD_PASSKEY)
 def register():
-    body = _json_body()
+    body = request_json_object()
     try:
         passkey = operations.register_passkey(
             current_user, g.user_session, body.get("name"), body.get("credential")
@@ -142,7 +137,7 @@ def step_up_options():
 @bp.route("/step-up", methods=["POST"])
 @requires(Permission.HOLD_PASSKEY)
 def verify_step_up():
-    body = _json_body()
+    body = request_json_object()
     try:
         operations.step_up(current_user, g.user_session, body.get("credential"))
     except PasskeyError as error:

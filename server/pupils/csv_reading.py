@@ -178,6 +178,9 @@ def read_roster_csv(
         raise RosterFileError(f"The file is not valid CSV: {error}.") from None
     while table and not any(cell.strip() for cell in table[0]):
         table.pop(0)
+    if not table:
+        # Text of only quotes, separators and blank lines: no cell holds anything.
+        raise RosterFileError("The file is empty: no row has anything in it.")
     headers = [cell.strip() for cell in table[0]]
     mapped = _map_columns(headers, columns, required)
     index = {name: headers.index(header) for name, header in mapped.items()}
