@@ -1,7 +1,7 @@
 """integrity: SQLite refuses REPLACE on every append-only table, whatever the client
 
 Revision ID: 0007_integrity
-Revises: 0004_alerts
+Revises: 0006_approvals
 Create Date: 2026-12-04 12:30:00
 
 `make_append_only` now adds the guard to tables it creates; this adds it to those made before,
@@ -17,7 +17,7 @@ from server.database import append_only_tables, refuse_replace
 
 # revision identifiers, used by Alembic.
 revision = '0007_integrity'
-down_revision = '0004_alerts'
+down_revision = '0006_approvals'
 branch_labels = None
 depends_on = None
 
