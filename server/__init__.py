@@ -73,6 +73,7 @@ def _import_models() -> None:
     import server.incidents.models  # noqa: F401
     import server.passkeys.models  # noqa: F401
     import server.pupils.models  # noqa: F401
+    import server.reports.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -80,10 +81,12 @@ def _register_blueprints(app: Flask) -> None:
     from server.alerts import bp as alerts_bp
     from server.auth import bp as auth_bp
     from server.auth import init_auth
+    from server.chronology import bp as chronology_bp
     from server.home import bp as home_bp
     from server.incidents import bp as incidents_bp
     from server.offline import bp as offline_bp
     from server.passkeys import bp as passkeys_bp
+    from server.reports import bp as reports_bp
 
     init_auth(app)
     app.register_blueprint(home_bp)
@@ -93,6 +96,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(incidents_bp)
     app.register_blueprint(offline_bp)
     app.register_blueprint(passkeys_bp, url_prefix="/passkeys")
+    app.register_blueprint(chronology_bp)
+    app.register_blueprint(reports_bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -103,6 +103,9 @@ class Config:
 
     HSTS = _env_bool("HAVEN_HSTS", False)
 
+    # Reports and exports with more rows than this are built by a background job, with progress.
+    REPORT_INLINE_ROWS = _env_int("HAVEN_REPORT_INLINE_ROWS", 300)
+
 
 class TestConfig(Config):
     TESTING = True

@@ -71,8 +71,14 @@ def _reviews(user: User, incident: Incident) -> bool:
     return user.can(Permission.REVIEW_OWN_CLASS) and user in incident.pupil.class_teachers
 
 
-def visible_incidents(user: User, session_row: UserSession | None) -> ColumnElement[bool]:
-    """SQL: the incidents `user` may read now, exactly those `access_reason` allows."""
+def visible_incidents(
+    user: User, session_row: UserSession | None, *, review: bool | None = None
+) -> ColumnElement[bool]:
+    """SQL: the incidents `user` may read now, exactly those `access_reason` allows.
+
+    `review` says whether review is unlocked when there is no session to ask: a report built
+    by a background job for someone who stepped up to ask for it.
+    """
     if user is None or not user.is_authenticated or not reads_incidents(user):
         return false()
     alerted = (
@@ -81,7 +87,7 @@ def visible_incidents(user: User, session_row: UserSession | None) -> ColumnElem
         .correlate_except(Alert)
     )
     readable = or_(Incident.author_id == user.id, alerted)
-    if review_unlocked(session_row):
+    if review_unlocked(session_row) if review is None else review:
         readable = or_(readable, _reviews_sql(user))
     if not user.can(Permission.SEE_SENSITIVE):
         readable = and_(readable, ~sensitive_incident(Incident.id))
@@ -103,6 +109,20 @@ def _reviews_sql(user: User) -> ColumnElement[bool]:
         )
         .correlate_except(pupil, class_teachers)
     )
+
+
+def can_open_pupil_record(
+    user: User, pupil: Pupil, session_row: UserSession | None, *, review: bool | None = None
+) -> bool:
+    """A pupil's record and chronology are review (SPEC §1): REVIEW_ALL holders for any pupil,
+    class teachers for pupils in their own class; always with review unlocked (`review` as in
+    `visible_incidents`)."""
+    unlocked = review_unlocked(session_row) if review is None else review
+    if not unlocked or not user.active or not reads_incidents(user):
+        return False
+    if user.can(Permission.REVIEW_ALL):
+        return True
+    return user.can(Permission.REVIEW_OWN_CLASS) and user in pupil.class_teachers
 
 
 def reviews_whole_school(user: User) -> bool:

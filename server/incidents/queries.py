@@ -66,3 +66,31 @@ def current_status(incident_id):
     return case(
         (latest_kind.is_(None), "open"), (latest_kind == "reopened", "open"), else_=latest_kind
     )
+
+
+def current_categories():
+    """SQL: (incident_id, category_id) for every incident's current categories, as one set, for
+    school-wide counts that must not ask incident by incident."""
+    latest = (
+        select(IncidentEvent.incident_id, func.max(IncidentEvent.id).label("event_id"))
+        .where(IncidentEvent.kind == "recategorised")
+        .group_by(IncidentEvent.incident_id)
+        .subquery()
+    )
+    first_recorded = select(
+        incident_categories.c.incident_id, incident_categories.c.category_id
+    ).where(incident_categories.c.incident_id.not_in(select(latest.c.incident_id)))
+    recategorised = select(latest.c.incident_id, incident_event_categories.c.category_id).join(
+        incident_event_categories, incident_event_categories.c.event_id == latest.c.event_id
+    )
+    return union_all(first_recorded, recategorised).subquery("current_categories")
+
+
+def first_event_at(kinds):
+    """SQL: (incident_id, at) — when each incident first had an event of these kinds."""
+    return (
+        select(IncidentEvent.incident_id, func.min(IncidentEvent.created_at).label("at"))
+        .where(IncidentEvent.kind.in_(kinds))
+        .group_by(IncidentEvent.incident_id)
+        .subquery()
+    )
