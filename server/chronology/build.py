@@ -13,6 +13,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import subqueryload
 
 from server.auth.models import User, UserSession
+from server.clock import start_of_day
 from server.extensions import db
 from server.incidents import policy
 from server.incidents.models import (
@@ -26,7 +27,6 @@ from server.incidents.models import (
 )
 from server.incidents.queries import current_status, in_family
 from server.pupils.models import Pupil
-from server.reports.periods import start_of
 
 # The statuses a reader can filter by; "referred" is an open incident with an outside agency.
 STATUS_FILTERS = {
@@ -145,7 +145,9 @@ def _filtered(query, filters: Filters):
         # A family matches any of its categories; a single category matches itself.
         query = query.where(in_family(Incident.id, filters.category_id))
     if filters.date_to is not None:
-        query = query.where(Incident.occurred_at < start_of(filters.date_to + timedelta(days=1)))
+        query = query.where(
+            Incident.occurred_at < start_of_day(filters.date_to + timedelta(days=1))
+        )
     if filters.author_id is not None:
         by_author = exists().where(
             Action.incident_id == Incident.id, Action.author_id == filters.author_id
@@ -184,7 +186,7 @@ def _entries(incident: Incident, pupil: Pupil, filters: Filters, with_correction
 def _in_range(entry: Entry, filters: Filters) -> bool:
     if filters.author_id is not None and entry.author.id != filters.author_id:
         return False
-    if filters.date_from is not None and entry.when < start_of(filters.date_from):
+    if filters.date_from is not None and entry.when < start_of_day(filters.date_from):
         return False
     end = filters.date_to
-    return end is None or entry.when < start_of(end + timedelta(days=1))
+    return end is None or entry.when < start_of_day(end + timedelta(days=1))

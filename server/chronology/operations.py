@@ -154,7 +154,9 @@ def who_viewed(user: User, pupil: Pupil) -> list[View]:
     record("pupil.viewers_listed", object_type="pupil_viewers", object_id=pupil.id, actor=user)
     db.session.flush()
     actor_ids = {row.actor_user_id for row in rows if row.actor_user_id is not None}
-    names = dict(db.session.execute(select(User.id, User.full_name).where(User.id.in_(actor_ids))))
+    names = dict(
+        db.session.execute(select(User.id, User.full_name).where(User.id.in_(actor_ids))).all()
+    )
     return [_view(row, names) for row in rows]
 
 

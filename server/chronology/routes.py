@@ -31,7 +31,7 @@ def find_pupil():
     return render_template("pupils/find.html", text=text, pupils=pupils)
 
 
-@bp.get("/api/pupils/search")
+@bp.get("/pupils/search")
 @requires(*REVIEWERS, step_up=True)
 def search_pupils():
     text = request.args.get("q", "")[:200]

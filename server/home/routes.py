@@ -1,10 +1,17 @@
-from flask import render_template
+from flask import g, render_template, request
+from flask_login import current_user
 
 from server.auth.access import signed_in
 from server.home import bp
+from server.home.workspace import age, workspace
+from server.incidents.policy import reads_incidents
 
 
 @bp.route("/")
 @signed_in
 def index():
-    return render_template("home/index.html")
+    me = current_user._get_current_object()
+    if not reads_incidents(me):
+        return render_template("home/index.html", work=None)
+    work = workspace(me, g.get("user_session"), request.args.get("status", "open"))
+    return render_template("home/index.html", work=work, age=age)

@@ -14,12 +14,13 @@ from sqlalchemy import and_, case, distinct, func, select
 from server.alerts.models import IncidentRead
 from server.auth.models import UserRole
 from server.auth.roles import Role
+from server.clock import start_of_day
 from server.extensions import db
 from server.incidents.models import Category, Incident
 from server.incidents.queries import current_categories, entered_in_error, first_event_at
 from server.reports.charts import Series, bar_chart
 from server.reports.counts import Count, trend
-from server.reports.periods import Period, previous, start_of
+from server.reports.periods import Period, previous
 
 # The escalation window (SPEC §4): how many were read by a DSL within it.
 DSL_READ_TARGET = timedelta(minutes=15)
@@ -92,7 +93,7 @@ def _total(period: Period) -> int:
 def _months(period: Period) -> list[tuple[str, Count]]:
     months = period.months()
     columns = [
-        func.sum(case((_between(start_of(first), start_of(following)), 1), else_=0))
+        func.sum(case((_between(start_of_day(first), start_of_day(following)), 1), else_=0))
         for first, following in months
     ]
     sums = db.session.execute(select(*columns).where(_in_period(period))).one()

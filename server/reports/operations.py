@@ -35,8 +35,7 @@ def _audit(action: str, user: User, document: Document, details: dict) -> None:
         object_type=object_type,
         object_id=object_id,
         actor=user,
-        details={"report": document.kind, "names": document.names, "rows": document.rows}
-        | details,
+        details={"report": document.kind, "names": document.names, "rows": document.rows} | details,
     )
 
 

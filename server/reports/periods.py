@@ -1,9 +1,9 @@
 """School periods for reports: terms and school years (September to August), as dates."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 
-from server.clock import school_today, school_zone
+from server.clock import school_today, start_of_day
 from server.errors import Refused
 
 TERMS = ("autumn", "spring", "summer")
@@ -11,11 +11,6 @@ TERMS = ("autumn", "spring", "summer")
 # calendar year of the school year. Schools' exact dates vary; whole months keep periods
 # comparable year on year.
 _TERM_MONTHS = {"autumn": (9, 1, False), "spring": (1, 4, True), "summer": (4, 9, True)}
-
-
-def start_of(day: date) -> datetime:
-    """The first moment of a school day (midnight in the school's zone)."""
-    return datetime.combine(day, time.min, tzinfo=school_zone())
 
 
 class PeriodRefused(Refused):
@@ -32,11 +27,11 @@ class Period:
 
     @property
     def start_at(self) -> datetime:
-        return start_of(self.start)
+        return start_of_day(self.start)
 
     @property
     def end_at(self) -> datetime:
-        return start_of(self.end)
+        return start_of_day(self.end)
 
     @property
     def last_day(self) -> date:
