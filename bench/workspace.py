@@ -197,6 +197,8 @@ def _measured(label: str, results: list, *, cold: bool = True):
 def _measure(total: int, dsl_id: int, subject_id: int, with_pdf: bool) -> list:
     results: list = []
     user = lambda: db.session.get(User, dsl_id)  # noqa: E731
+    # Once unmeasured, so the first figure does not carry SQL compilation and cold caches.
+    build_chronology(user(), db.session.get(Pupil, subject_id), None, review=True)
     with _measured("chronology (500 entries)", results):
         chronology = build_chronology(
             user(), db.session.get(Pupil, subject_id), None, with_corrections=True, review=True

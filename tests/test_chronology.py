@@ -406,3 +406,20 @@ def test_a_chronology_costs_the_same_queries_for_3_or_30_incidents(app, school, 
     large = _statements_while(app, build)
     assert small == large
     assert large <= 14  # the user, the pupil, categories, incidents, one per collection
+
+
+def test_the_visibility_policy_does_not_depend_on_the_alerts_feature():
+    """Alerts ask the policy who may read an incident; the policy reads only the alerts' table,
+    so the two never import each other (issue 10)."""
+    import ast
+    import inspect
+
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(inspect.getsource(policy)))
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert "server.alerts.operations" not in imported and "server.alerts.models" in imported
+    from server.alerts import operations as alert_operations
+
+    assert alert_operations.can_view is policy.can_view
