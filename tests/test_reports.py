@@ -3,6 +3,7 @@ too), step-up and an audit row for every report and export, large exports as job
 budgets that do not grow with the school."""
 
 import io
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -519,3 +520,25 @@ def test_school_reports_cost_the_same_queries_whatever_their_size(app, school, r
     add(20)
     large = _statements_while(app, build)
     assert small == large
+
+
+def test_a_run_for_someone_who_lost_the_role_fails_and_says_why(app, case):
+    from server.auth.models import UserRole
+    from server.reports.operations import build_run
+
+    with app.test_request_context():
+        run = ReportRun(
+            user_id=case.slt.id,
+            kind="case_conference",
+            format="pdf",
+            params=json.dumps({"pupil_id": case.ada, "filters": {}, "names": "initials"}),
+            created_at=utcnow(),
+        )
+        db.session.add(run)
+        db.session.execute(sa.delete(UserRole).where(UserRole.user_id == case.slt.id))
+        db.session.execute(sa.insert(UserRole).values(user_id=case.slt.id, role="staff"))
+        db.session.commit()
+        build_run(run.id)
+        failed = db.session.get(ReportRun, run.id)
+        assert (failed.status, failed.stored_name) == ("failed", None)
+        assert failed.error == "You do not have permission to see this."

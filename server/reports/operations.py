@@ -8,10 +8,12 @@ from datetime import timedelta
 
 from flask import abort, current_app
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from server.audit.operations import record
 from server.auth.models import User, UserSession
 from server.clock import utcnow
+from server.errors import FRIENDLY
 from server.extensions import db
 from server.ids import parse_id
 from server.incidents import files as file_store
@@ -122,11 +124,13 @@ def build_run(run_id: int) -> None:
             run.kind, user, json.loads(run.params), None, review=True, progress=progress
         )
         content = _content(document, run.format, progress)
-    except Exception as error:
-        db.session.rollback()
-        run.status, run.stage, run.error = "failed", "Could not be built", _reason(error)
-        db.session.commit()
-        raise
+    except HTTPException as error:
+        # Refused (the person lost the role, the pupil left their class): final, not retried.
+        _fail(run_id, _reason(error))
+        return
+    except Exception:
+        _fail(run_id, "Something went wrong building it. Please ask for it again.")
+        raise  # retried by the queue
     run.stored_name = file_store.store(content)
     run.filename = f"{document.filename_stem}.{run.format}"
     run.content_type = FORMATS[run.format]
@@ -134,9 +138,18 @@ def build_run(run_id: int) -> None:
     db.session.commit()
 
 
-def _reason(error: Exception) -> str:
-    description = getattr(error, "description", None)
-    return description if isinstance(description, str) else "Something went wrong building it."
+def _fail(run_id: int, reason: str) -> None:
+    db.session.rollback()
+    run = db.session.get(ReportRun, run_id)
+    run.status, run.stage, run.error = "failed", "Could not be built", reason
+    db.session.commit()
+
+
+def _reason(error: HTTPException) -> str:
+    """The refusal's own message, or the plain one the error pages use for its status."""
+    if error.description and error.description != type(error).description:
+        return error.description
+    return FRIENDLY.get(error.code, "It could not be built.")
 
 
 def own_run(user: User, run_id) -> ReportRun:
