@@ -423,3 +423,32 @@ def test_the_visibility_policy_does_not_depend_on_the_alerts_feature():
     from server.alerts import operations as alert_operations
 
     assert alert_operations.can_view is policy.can_view
+
+
+def test_the_sql_forms_of_status_and_categories_agree_with_the_records(app, story):
+    from server.incidents.queries import current_categories, current_status, sensitive_incident
+
+    with app.test_request_context():
+        flask.g.user_session = _stepped_up()
+        dsl = _user(story.dsl)
+        change_status(dsl, _incident(story.numbers["linked"]), "no_further_action", "None.")
+        change_status(dsl, _incident(story.numbers["ordinary"]), "reopened", "Again.")
+        change_status(dsl, _incident(story.numbers["ben_only"]), "closed", "Done.")
+        db.session.commit()
+        chosen = current_categories()
+        for incident in db.session.scalars(sa.select(Incident)):
+            status, sensitive = db.session.execute(
+                sa.select(current_status(Incident.id), sensitive_incident(Incident.id)).where(
+                    Incident.id == incident.id
+                )
+            ).one()
+            in_sql = set(
+                db.session.scalars(
+                    sa.select(chosen.c.category_id).where(chosen.c.incident_id == incident.id)
+                )
+            )
+            assert (status, bool(sensitive), in_sql) == (
+                incident.status,
+                incident.is_sensitive,
+                {category.id for category in incident.categories},
+            ), incident.number
