@@ -300,7 +300,10 @@ def test_a_large_export_runs_as_a_job_with_progress(client, sign_in, step_up, ca
         app.config["REPORT_INLINE_ROWS"] = 300
     exported = _audits(app, "report.exported")
     assert len(exported) == 1 and '"run":' in exported[0].details
-    assert len(_audits(app, "report.downloaded")) == 1
+    [downloaded] = _audits(app, "report.downloaded")
+    assert (downloaded.object_type, downloaded.object_id) == ("pupil", str(case.ada))
+    page = client.get(f"/pupils/{case.ada}/viewers").get_data(as_text=True)
+    assert "Downloaded a prepared report" in page and "Exported a report" in page
 
 
 def test_someone_elses_run_is_not_found(client, sign_in, step_up, case, app, make_user):

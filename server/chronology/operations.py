@@ -24,7 +24,7 @@ from server.pupils.models import Pupil, SchoolClass, class_teachers
 
 FIND_LIMIT = 20
 # What counts as someone looking at a child's records, for "who viewed this child".
-PUPIL_VIEW_ACTIONS = ("pupil.viewed", "report.exported", "report.viewed")
+PUPIL_VIEW_ACTIONS = ("pupil.viewed", "report.exported", "report.viewed", "report.downloaded")
 INCIDENT_VIEW_ACTIONS = ("incident.viewed", "incident.file_downloaded")
 
 
@@ -169,6 +169,7 @@ _WHAT = {
     "pupil.viewed": "Opened the pupil record",
     "report.viewed": "Viewed a report",
     "report.exported": "Exported a report",
+    "report.downloaded": "Downloaded a prepared report",
     "incident.viewed": "Opened an incident",
     "incident.file_downloaded": "Downloaded a file",
 }

@@ -169,12 +169,14 @@ def download_run(user: User, run_id) -> tuple[ReportRun, bytes]:
     run = own_run(user, run_id)
     if run.status != "done":
         abort(409, "This report is not ready yet.")
+    pupil_id = json.loads(run.params).get("pupil_id")
     record(
         "report.downloaded",
-        object_type="report_run",
-        object_id=run.id,
+        # About a pupil: listed in "who viewed this child" with the request that queued it.
+        object_type="pupil" if pupil_id else "report",
+        object_id=pupil_id or run.kind,
         actor=user,
-        details={"report": run.kind, "format": run.format},
+        details={"report": run.kind, "format": run.format, "run": run.id},
     )
     db.session.flush()
     return run, file_store.load(run.stored_name)
