@@ -108,6 +108,7 @@ def _import_models() -> None:
     import server.offline.models  # noqa: F401
     import server.passkeys.models  # noqa: F401
     import server.pupils.models  # noqa: F401
+    import server.reports.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -116,10 +117,12 @@ def _register_blueprints(app: Flask) -> None:
     from server.approvals import bp as approvals_bp
     from server.auth import bp as auth_bp
     from server.auth import init_auth
+    from server.chronology import bp as chronology_bp
     from server.home import bp as home_bp
     from server.incidents import bp as incidents_bp
     from server.offline import bp as offline_bp
     from server.passkeys import bp as passkeys_bp
+    from server.reports import bp as reports_bp
 
     init_auth(app)
     app.register_blueprint(home_bp)
@@ -130,6 +133,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(incidents_bp)
     app.register_blueprint(offline_bp)
     app.register_blueprint(passkeys_bp, url_prefix="/passkeys")
+    app.register_blueprint(chronology_bp)
+    app.register_blueprint(reports_bp)
 
 
 def _register_cli(app: Flask) -> None:

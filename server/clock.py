@@ -1,6 +1,6 @@
 """The one place the application asks the time, so tests can move the clock."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -24,3 +24,8 @@ def school_today() -> date:
 
 def to_local(moment: datetime) -> datetime:
     return moment.astimezone(school_zone())
+
+
+def start_of_day(day: date) -> datetime:
+    """The first moment of a school day (midnight in the school's zone)."""
+    return datetime.combine(day, time.min, tzinfo=school_zone())

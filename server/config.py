@@ -146,6 +146,9 @@ class Config:
     SEALING_KEY_FILE = os.environ.get("HAVEN_SEALING_KEY_FILE", "")
     DEVICE_KEY = os.environ.get("HAVEN_DEVICE_KEY", "")
 
+    # Reports and exports with more rows than this are built by a background job, with progress.
+    REPORT_INLINE_ROWS = _env_int("HAVEN_REPORT_INLINE_ROWS", 300)
+
 
 class TestConfig(Config):
     TESTING = True

@@ -25,6 +25,9 @@ PASSKEY_HOLDERS = frozenset(Role) - {Role.STAFF}  # everyone who may review or a
 ADMIN = frozenset({Role.ADMIN})
 # Staff accounts: the office, and the DSL (the only one who may give Safeguarding roles).
 ACCOUNT_MANAGERS = frozenset({Role.ADMIN, Role.DSL})
+# Who reviews pupils' records (class teachers their own class), and who runs reports.
+REVIEWERS = frozenset({Role.CLASS_TEACHER, Role.PASTORAL, Role.SLT, Role.DSL})
+REPORTERS = frozenset({Role.DSL, Role.SLT})
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,32 @@ ROUTES: dict[str, Route] = {
     ),
     "incidents.correct": Route("POST", "/incidents/999999/corrections", frozenset({Role.DSL})),
     "incidents.download_file": Route("GET", "/incidents/999999/files/1", RECORDERS),
+    # The pupil record and reports: no such pupil or run, so the route's own rule is what is
+    # checked (404 past it); which pupil each may open is tested in tests/test_chronology.py.
+    "chronology.find_pupil": Route("GET", "/pupils", REVIEWERS, step_up=True),
+    "chronology.search_pupils": Route("GET", "/pupils/search?q=a", REVIEWERS, step_up=True),
+    "chronology.pupil_record": Route("GET", "/pupils/999999", REVIEWERS, step_up=True),
+    "chronology.add_action": Route(
+        "POST", "/pupils/999999/incidents/999999/actions", REVIEWERS, step_up=True
+    ),
+    "chronology.who_viewed": Route(
+        "GET", "/pupils/999999/viewers", frozenset({Role.DSL}), step_up=True
+    ),
+    "reports.index": Route("GET", "/reports", REPORTERS, step_up=True),
+    "reports.case_conference": Route(
+        "GET", "/reports/pupils/999999/case-conference", REPORTERS, step_up=True, fresh=True
+    ),
+    "reports.chronology": Route(
+        "GET", "/reports/pupils/999999/chronology", REPORTERS, step_up=True, fresh=True
+    ),
+    "reports.governors": Route("GET", "/reports/governors", REPORTERS, step_up=True, fresh=True),
+    "reports.inspection": Route(
+        "GET", "/reports/inspection", REPORTERS, step_up=True, fresh=True
+    ),
+    "reports.run": Route("GET", "/reports/runs/999999", REPORTERS, step_up=True),
+    "reports.download_run": Route(
+        "GET", "/reports/runs/999999/download", REPORTERS, step_up=True
+    ),
 }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import g, has_request_context
-from sqlalchemy import Select, exists, func, select, union_all
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import selectinload
 
 from server.alerts import rules
@@ -24,14 +24,9 @@ from server.clock import utcnow
 from server.errors import Refused
 from server.extensions import db
 from server.ids import parse_id
-from server.incidents.models import (
-    Action,
-    Category,
-    Incident,
-    IncidentEvent,
-    incident_categories,
-    incident_event_categories,
-)
+from server.incidents.models import Action, Category, Incident
+from server.incidents.policy import can_view, was_alerted  # noqa: F401 (was_alerted: callers)
+from server.incidents.queries import in_family, sensitive_incident
 from server.pupils.models import Pupil
 
 INBOX_PAGE_SIZE = 50
@@ -230,15 +225,6 @@ def _write_alerts(recipients: Iterable[Recipient], *, incident_id: int, action_i
 # --- Reading ------------------------------------------------------------------------------
 
 
-def was_alerted(user: User, incident: Incident) -> bool:
-    """Whether `user` was ever alerted to `incident`; reading it does not take that away."""
-    return bool(
-        db.session.scalar(
-            select(exists().where(Alert.user_id == user.id, Alert.incident_id == incident.id))
-        )
-    )
-
-
 def last_read(user: User, incident: Incident) -> datetime | None:
     return db.session.scalar(
         select(func.max(IncidentRead.read_at)).where(
@@ -271,9 +257,6 @@ def mark_read(user: User, incident: Incident, session_row=None) -> IncidentRead:
 
     Reading again when nothing new has been alerted since adds nothing: the first reading stands.
     """
-    # Imported here: the visibility policy itself asks `was_alerted` from this module.
-    from server.incidents.policy import can_view
-
     if not can_view(user, incident, session_row or _session_row()):
         raise AlertError("You may not see this incident.", 403)
     previous = last_read(user, incident)
@@ -329,44 +312,12 @@ def not_yet_read(incident: Incident) -> list[dict]:
 # --- The inbox ----------------------------------------------------------------------------
 
 
-def current_category_ids(incident_id):
-    """SQL: the incident's current categories, as `Incident.categories` reads them in Python
-    (the latest re-categorisation's categories, else those first recorded)."""
-    latest = (
-        select(func.max(IncidentEvent.id))
-        .where(IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "recategorised")
-        .correlate_except(IncidentEvent)
-        .scalar_subquery()
-    )
-    return union_all(
-        select(incident_event_categories.c.category_id)
-        .where(incident_event_categories.c.event_id == latest)
-        .correlate_except(incident_event_categories),
-        select(incident_categories.c.category_id)
-        .where(incident_categories.c.incident_id == incident_id, latest.is_(None))
-        .correlate_except(incident_categories),
-    )
-
-
-def _sensitive_incident(incident_id):
-    return exists().where(
-        Category.id.in_(current_category_ids(incident_id)), Category.sensitive.is_(True)
-    )
-
-
-def _in_family(incident_id, family_id: int):
-    return exists().where(
-        Category.id.in_(current_category_ids(incident_id)),
-        (Category.id == family_id) | (Category.parent_id == family_id),
-    )
-
-
 def _visible_alerts(user: User) -> Select:
     """The user's alerts on incidents they may still see (a re-categorised incident that has
     become sensitive drops out of the inbox of someone who may not see sensitive ones)."""
     query = select(Alert).where(Alert.user_id == user.id)
     if not user.can(Permission.SEE_SENSITIVE):
-        query = query.where(~_sensitive_incident(Alert.incident_id))
+        query = query.where(~sensitive_incident(Alert.incident_id))
     return query
 
 
@@ -389,7 +340,7 @@ def inbox(user: User, *, unread_only: bool = False, family_id: int | None = None
     if unread_only:
         query = query.where(Alert.read_at.is_(None))
     if family_id is not None:
-        query = query.where(_in_family(Alert.incident_id, family_id))
+        query = query.where(in_family(Alert.incident_id, family_id))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     pages = max(1, -(-total // INBOX_PAGE_SIZE))
     page = min(max(1, page), pages)

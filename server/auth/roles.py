@@ -35,6 +35,8 @@ class Permission(StrEnum):
     CORRECT_RECORDS = "correct_records"
     TRANSFER_RECORDS = "transfer_records"
     RUN_REPORTS = "run_reports"
+    # "Who viewed this child" (SPEC §9): the audit trail of a pupil's records.
+    SEE_WHO_VIEWED = "see_who_viewed"
     HOLD_PASSKEY = "hold_passkey"
     MANAGE_USERS = "manage_users"
     MANAGE_ROSTER = "manage_roster"
@@ -60,6 +62,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CORRECT_RECORDS,
             Permission.TRANSFER_RECORDS,
             Permission.RUN_REPORTS,
+            Permission.SEE_WHO_VIEWED,
             # Only a DSL may grant the roles that see Safeguarding (server/auth/accounts.py).
             Permission.MANAGE_USERS,
             # ...and anything else that lets someone read incidents: the office asks, a DSL

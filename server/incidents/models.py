@@ -104,7 +104,11 @@ incident_event_categories = Table(
 
 class Incident(db.Model):
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_pupil_occurred", "pupil_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_incidents_pupil_occurred", "pupil_id", "occurred_at"),
+        # School-wide reports and the DSL's lists ask by period (migration 0009_workspace).
+        Index("ix_incidents_occurred", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The short number people quote ("#1042"), shown top left of the incident page.

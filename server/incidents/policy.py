@@ -10,20 +10,39 @@
   who may read it, with a passkey assertion in the last 5 minutes.
 
 Every page, endpoint and file download goes through `require_view`, which asks `can_view`;
-nothing else decides who reads an incident.
+nothing else decides who reads an incident. Lists, chronologies and reports, which cannot ask
+one incident at a time, filter with `visible_incidents`: the same rules as SQL, held to the
+same answers as `access_reason` by tests/test_visibility.py.
+
+This module depends on the alerts' table only (whether someone was alerted), never on the
+alerts feature's functions: alerts ask this policy, not the other way round.
 """
 
 from flask import abort, g
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
 
-from server.alerts.operations import was_alerted
+from server.alerts.models import Alert
 from server.auth.models import User, UserSession
 from server.auth.roles import READS_INCIDENTS, Permission, Role
 from server.auth.step_up import has_fresh_assertion, note_review_activity, review_unlocked
+from server.extensions import db
 from server.incidents.models import Incident
+from server.incidents.queries import sensitive_incident
+from server.pupils.models import Pupil, class_teachers
 
 
 def reads_incidents(user: User) -> bool:
     return any(user.can(permission) for permission in READS_INCIDENTS)
+
+
+def was_alerted(user: User, incident: Incident) -> bool:
+    """Whether `user` was ever alerted to `incident`; reading it does not take that away."""
+    return bool(
+        db.session.scalar(
+            select(exists().where(Alert.user_id == user.id, Alert.incident_id == incident.id))
+        )
+    )
 
 
 def access_reason(user: User, incident: Incident, session_row: UserSession | None) -> str | None:
@@ -50,6 +69,65 @@ def _reviews(user: User, incident: Incident) -> bool:
     if user.can(Permission.REVIEW_ALL):
         return True
     return user.can(Permission.REVIEW_OWN_CLASS) and user in incident.pupil.class_teachers
+
+
+def visible_incidents(
+    user: User, session_row: UserSession | None, *, review: bool | None = None
+) -> ColumnElement[bool]:
+    """SQL: the incidents `user` may read now, exactly those `access_reason` allows.
+
+    `review` says whether review is unlocked when there is no session to ask: a report built
+    by a background job for someone who stepped up to ask for it.
+    """
+    if user is None or not user.is_authenticated or not reads_incidents(user):
+        return false()
+    alerted = (
+        exists()
+        .where(Alert.user_id == user.id, Alert.incident_id == Incident.id)
+        .correlate_except(Alert)
+    )
+    readable = or_(Incident.author_id == user.id, alerted)
+    if review_unlocked(session_row) if review is None else review:
+        readable = or_(readable, _reviews_sql(user))
+    if not user.can(Permission.SEE_SENSITIVE):
+        readable = and_(readable, ~sensitive_incident(Incident.id))
+    return readable
+
+
+def _reviews_sql(user: User) -> ColumnElement[bool]:
+    if user.can(Permission.REVIEW_ALL):
+        return true()
+    if not user.can(Permission.REVIEW_OWN_CLASS):
+        return false()
+    pupil = aliased(Pupil)
+    return (
+        exists()
+        .where(
+            pupil.id == Incident.pupil_id,
+            class_teachers.c.class_id == pupil.class_id,
+            class_teachers.c.user_id == user.id,
+        )
+        .correlate_except(pupil, class_teachers)
+    )
+
+
+def can_open_pupil_record(
+    user: User, pupil: Pupil, session_row: UserSession | None, *, review: bool | None = None
+) -> bool:
+    """A pupil's record and chronology are review (SPEC §1): REVIEW_ALL holders for any pupil,
+    class teachers for pupils in their own class; always with review unlocked (`review` as in
+    `visible_incidents`)."""
+    unlocked = review_unlocked(session_row) if review is None else review
+    if not unlocked or not user.active or not reads_incidents(user):
+        return False
+    if user.can(Permission.REVIEW_ALL):
+        return True
+    return user.can(Permission.REVIEW_OWN_CLASS) and user in pupil.class_teachers
+
+
+def reviews_whole_school(user: User) -> bool:
+    """Whether review lets `user` read every incident, Safeguarding included (school reports)."""
+    return user.can(Permission.REVIEW_ALL) and user.can(Permission.SEE_SENSITIVE)
 
 
 class StepUpNeeded(Exception):

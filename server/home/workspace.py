@@ -1,0 +1,168 @@
+"""The workspace on the home page (issue 10): what needs the reader now, within their scope.
+
+Unread urgent and Safeguarding incidents first; incidents by status with their age; actions
+assigned to the reader and overdue actions; the pupils with most incidents this half-term.
+Every list is filtered by `policy.visible_incidents`, so each role sees its own scope: a DSL
+the school (with review unlocked), a class teacher their class, anyone what they wrote or were
+alerted to. A fixed number of queries, whatever the school's size.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import selectinload
+
+from server.alerts.models import Alert, IncidentRead
+from server.auth.models import User, UserSession
+from server.auth.step_up import review_unlocked
+from server.chronology.build import STATUS_FILTERS, status_matches
+from server.clock import school_today, start_of_day, utcnow
+from server.extensions import db
+from server.incidents import policy
+from server.incidents.models import Action, Category, Incident
+from server.incidents.queries import entered_in_error, sensitive_incident
+from server.pupils.models import Pupil
+
+LIST_LENGTH = 15
+TOP_PUPILS = 5
+# Half-terms by their first day (month, day); schools' dates vary by a few days.
+HALF_TERM_STARTS = ((9, 1), (11, 1), (1, 1), (2, 19), (4, 15), (6, 1))
+
+
+@dataclass
+class Workspace:
+    unread_priority: list[Incident]
+    status_counts: dict[str, int]
+    status: str
+    by_status: list[Incident]
+    assigned_to_me: list[Action]
+    overdue: list[Action]
+    top_pupils: list[tuple[Pupil, int]]
+    half_term_start: date
+    review_unlocked: bool
+
+
+def half_term_start(today: date) -> date:
+    starts = sorted(date(today.year, month, day) for month, day in HALF_TERM_STARTS)
+    started = [start for start in starts if start <= today]
+    return started[-1] if started else date(today.year - 1, 6, 1)
+
+
+def _visible(user: User, session_row: UserSession | None):
+    return policy.visible_incidents(user, session_row) & ~entered_in_error(Incident.id)
+
+
+def _load_categories() -> None:
+    db.session.scalars(select(Category)).all()
+
+
+def _with_parts(query):
+    return query.options(selectinload(Incident.events), selectinload(Incident.original_categories))
+
+
+def unread_priority(user: User, visible) -> list[Incident]:
+    alerted = exists().where(Alert.user_id == user.id, Alert.incident_id == Incident.id)
+    read = exists().where(IncidentRead.user_id == user.id, IncidentRead.incident_id == Incident.id)
+    query = (
+        select(Incident)
+        .where(visible, alerted, ~read, Incident.urgent.is_(True) | sensitive_incident(Incident.id))
+        .order_by(Incident.created_at.desc())
+        .limit(LIST_LENGTH)
+    )
+    return list(db.session.scalars(_with_parts(query)))
+
+
+def status_counts(visible) -> dict[str, int]:
+    columns = [func.count().filter(status_matches(status)) for status in STATUS_FILTERS]
+    counts = db.session.execute(select(*columns).select_from(Incident).where(visible)).one()
+    return dict(zip(STATUS_FILTERS, counts, strict=True))
+
+
+def incidents_with_status(visible, status: str) -> list[Incident]:
+    # Open work oldest first (the longest waiting); finished work newest first.
+    order = Incident.created_at if status in ("open", "referred") else Incident.created_at.desc()
+    query = (
+        select(Incident)
+        .where(visible, status_matches(status))
+        .order_by(order, Incident.number)
+        .limit(LIST_LENGTH)
+    )
+    return list(db.session.scalars(_with_parts(query)))
+
+
+def _actions(visible):
+    return (
+        select(Action)
+        .join(Incident, Incident.id == Action.incident_id)
+        .where(visible)
+        .options(selectinload(Action.incident).selectinload(Incident.events))
+    )
+
+
+def assigned_to(user: User, visible) -> list[Action]:
+    query = _actions(visible).where(Action.assignee_id == user.id)
+    query = query.order_by(Action.due_on.is_(None), Action.due_on, Action.created_at.desc())
+    return list(db.session.scalars(query.limit(LIST_LENGTH)))
+
+
+def overdue(visible, today: date) -> list[Action]:
+    """Actions whose due date has passed on incidents still open (an outcome closes them)."""
+    query = (
+        _actions(visible)
+        .where(Action.due_on < today, status_matches("open") | status_matches("referred"))
+        .order_by(Action.due_on, Action.id)
+    )
+    return list(db.session.scalars(query.limit(LIST_LENGTH)))
+
+
+def top_pupils(visible, since: date) -> list[tuple[Pupil, int]]:
+    count = func.count(Incident.id).label("incidents")
+    rows = db.session.execute(
+        select(Incident.pupil_id, count)
+        .where(visible, Incident.occurred_at >= start_of_day(since))
+        .group_by(Incident.pupil_id)
+        .order_by(count.desc(), Incident.pupil_id)
+        .limit(TOP_PUPILS)
+    ).all()
+    pupils = {
+        pupil.id: pupil
+        for pupil in db.session.scalars(
+            select(Pupil)
+            .where(Pupil.id.in_([row.pupil_id for row in rows]))
+            .options(selectinload(Pupil.school_class))
+        )
+    }
+    return [(pupils[row.pupil_id], row.incidents) for row in rows]
+
+
+def workspace(user: User, session_row: UserSession | None, status: str = "open") -> Workspace:
+    if status not in STATUS_FILTERS:
+        status = "open"
+    _load_categories()
+    visible = _visible(user, session_row)
+    today = school_today()
+    since = half_term_start(today)
+    return Workspace(
+        unread_priority=unread_priority(user, visible),
+        status_counts=status_counts(visible),
+        status=status,
+        by_status=incidents_with_status(visible, status),
+        assigned_to_me=assigned_to(user, visible),
+        overdue=overdue(visible, today),
+        top_pupils=top_pupils(visible, since),
+        half_term_start=since,
+        review_unlocked=review_unlocked(session_row),
+    )
+
+
+def age(moment) -> str:
+    """How long ago, in words a list can show: "3 h", "4 days", "6 weeks"."""
+    seconds = (utcnow() - moment).total_seconds()
+    if seconds < 3600:
+        return f"{max(1, int(seconds // 60))} min"
+    if seconds < 86400 * 2:
+        return f"{int(seconds // 3600)} h"
+    if seconds < 86400 * 28:
+        return f"{int(seconds // 86400)} days"
+    return f"{int(seconds // (86400 * 7))} weeks"

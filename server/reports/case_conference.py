@@ -1,0 +1,55 @@
+"""The case conference report (SPEC §7): the pupil's chronology, a summary (counts by
+category, agencies involved, open actions) and the body maps drawn from the recorded marks.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+
+from server.chronology.build import Chronology, display_status
+
+
+@dataclass(frozen=True)
+class Summary:
+    incidents_about: int
+    incidents_linked: int
+    by_category: list[tuple[str, int]]
+    by_status: list[tuple[str, int]]
+    agencies: list[str]
+    open_actions: list  # actions with an assignee or a due date, on incidents still open
+
+
+def summarise(chronology: Chronology) -> Summary:
+    own = [i for i in chronology.incidents if i.pupil_id == chronology.pupil.id]
+    categories = Counter(c.full_name for i in own for c in i.categories)
+    statuses = Counter(display_status(i) for i in own)
+    agencies = sorted({a.name for i in chronology.incidents for a in i.agencies})
+    open_actions = [
+        action
+        for incident in chronology.incidents
+        if incident.status == "open"
+        for action in incident.actions
+        if action.assignee_id is not None or action.due_on is not None
+    ]
+    return Summary(
+        incidents_about=len(own),
+        incidents_linked=len(chronology.incidents) - len(own),
+        by_category=sorted(categories.items(), key=lambda item: (-item[1], item[0])),
+        by_status=sorted(statuses.items()),
+        agencies=agencies,
+        open_actions=sorted(open_actions, key=lambda a: (a.due_on is None, a.due_on, a.id)),
+    )
+
+
+def body_maps(chronology: Chronology) -> list[tuple]:
+    """(incident, marks by side) for each incident with marks, in time order."""
+    return [
+        (
+            incident,
+            {
+                side: [m for m in incident.body_marks if m.side == side]
+                for side in ("front", "back")
+            },
+        )
+        for incident in chronology.incidents
+        if incident.body_marks
+    ]

@@ -1,0 +1,104 @@
+"""Hiding pupils' names in reports and exports (SPEC §7).
+
+Names are found in the text by matching the roster: every pupil's full name in any mix of legal
+and preferred first and last names, and, for pupils linked to the report's incidents, their first
+names alone (staff write "Ben pushed her"). First names alone are not matched for the rest of the
+roll, where they would catch ordinary words ("Will", "May") and still leave no one identified.
+A report about one pupil keeps that pupil's own name.
+"""
+
+import re
+from collections.abc import Iterable
+
+from server.pupils.models import Pupil
+
+STYLES = {
+    "shown": "Show names",
+    "initials": "Initials (B.M.)",
+    "letters": "Pupil A, Pupil B…",
+}
+
+
+def _full_names(pupil: Pupil) -> set[str]:
+    firsts = {pupil.legal_first_name, pupil.preferred_first_name or pupil.legal_first_name}
+    lasts = {pupil.legal_last_name, pupil.preferred_last_name or pupil.legal_last_name}
+    return {f"{first} {last}" for first in firsts for last in lasts}
+
+
+def _first_names(pupil: Pupil) -> set[str]:
+    return {pupil.legal_first_name, pupil.preferred_first_name or pupil.legal_first_name}
+
+
+def _pattern(variant: str) -> str:
+    return r"\s+".join(re.escape(word) for word in variant.split())
+
+
+class NameHider:
+    """A callable that returns text with other pupils' names replaced; `str` when shown."""
+
+    def __init__(
+        self,
+        style: str,
+        roster: Iterable[Pupil],
+        *,
+        keep: Pupil | None = None,
+        linked: Iterable[Pupil] = (),
+    ):
+        if style not in STYLES:
+            raise ValueError(style)
+        self.style = style
+        self._labels: dict[int, str] = {}
+        self._owner: dict[str, Pupil] = {}
+        kept = {name.casefold() for name in _full_names(keep)} if keep else set()
+        kept_first = {name.casefold() for name in _first_names(keep)} if keep else set()
+        for pupil in roster:
+            if keep is not None and pupil.id == keep.id:
+                continue
+            for variant in _full_names(pupil):
+                if variant.casefold() not in kept:
+                    self._owner.setdefault(variant.casefold(), pupil)
+        for pupil in linked:
+            if keep is not None and pupil.id == keep.id:
+                continue
+            for variant in _first_names(pupil):
+                if variant.casefold() not in kept_first:
+                    self._owner.setdefault(variant.casefold(), pupil)
+        variants = sorted(self._owner, key=len, reverse=True)
+        self._regex = (
+            re.compile(
+                r"(?<!\w)(?:" + "|".join(_pattern(v) for v in variants) + r")(?!\w)",
+                re.IGNORECASE,
+            )
+            if variants and style != "shown"
+            else None
+        )
+
+    def __call__(self, text: str | None) -> str:
+        if not text or self._regex is None:
+            return text or ""
+        return self._regex.sub(self._replace, text)
+
+    def _replace(self, match: re.Match) -> str:
+        pupil = self._owner[re.sub(r"\s+", " ", match.group(0)).casefold()]
+        return self.label(pupil)
+
+    def label(self, pupil: Pupil) -> str:
+        if pupil.id not in self._labels:
+            self._labels[pupil.id] = (
+                _initials(pupil) if self.style == "initials" else _letters(len(self._labels))
+            )
+        return self._labels[pupil.id]
+
+
+def _initials(pupil: Pupil) -> str:
+    return f"{pupil.legal_first_name[:1]}.{pupil.legal_last_name[:1]}.".upper()
+
+
+def _letters(index: int) -> str:
+    """Pupil A … Pupil Z, then Pupil AA, AB…"""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return f"Pupil {letters}"
