@@ -101,7 +101,7 @@ def export_secrets_command(target: Path):
     # waiting on devices open only with it.
     from server.offline.sealing import sealing_key_pem
 
-    lines.append("# HAVEN_SEALING_KEY_FILE must hold this key (PEM) for devices' waiting incidents:")
+    lines.append("# HAVEN_SEALING_KEY_FILE must hold this key, for incidents waiting on devices:")
     lines.extend(f"# {line}" for line in sealing_key_pem().decode().splitlines())
     try:
         _write_private(target, ("\n".join(lines) + "\n").encode())
