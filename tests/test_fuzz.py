@@ -51,7 +51,7 @@ NOT_FUZZED = {"auth.sign_out", "auth.blank_screen", "static", "offline.service_w
 RECORD_TABLES = (
     "incidents", "actions", "incident_events", "incident_files", "alerts", "incident_reads",
     "users", "pupils", "school_classes", "passkey_credentials", "categories", "agencies",
-    "alert_rules", "user_roles", "class_teachers",
+    "alert_rules", "user_roles", "class_teachers", "devices",
 )  # fmt: skip
 ROLES = [None, Role.STAFF, Role.CLASS_TEACHER, Role.PASTORAL, Role.SLT, Role.DSL, Role.ADMIN]
 FIELD_NAMES = [
@@ -134,7 +134,7 @@ content_types = st.sampled_from(
 
 
 @pytest.fixture
-def target(app, make_user, sign_in, step_up, school, record_incident, make_passkey):
+def target(app, make_user, sign_in, step_up, school, record_incident, make_passkey, make_device):
     number = record_incident(school.staff, school.ada, files=[Upload("note.txt", b"Notes.\n")])
     app.test_client_class = HavenClient  # each client sends the CSRF token, as a browser does
     clients = {None: app.test_client()}
@@ -150,7 +150,9 @@ def target(app, make_user, sign_in, step_up, school, record_incident, make_passk
         alert_id = db.session.scalar(sa.select(Alert.id))
     values = {"number": number, "file_id": file_id, "alert_id": alert_id or 1,
               "class_id": school.class_4b, "user_id": school.teacher.id,
-              "passkey_id": passkey_id, "token": "not-a-token"}  # fmt: skip
+              "passkey_id": passkey_id, "token": "not-a-token",
+              "device_id": make_device(school.teacher).device_id,
+              "filename": "push.js", "request_id": 1}  # fmt: skip
     endpoints = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint in NOT_FUZZED:
@@ -159,6 +161,7 @@ def target(app, make_user, sign_in, step_up, school, record_incident, make_passk
         for argument in rule.arguments:
             path = path.replace(f"<int:{argument}>", str(values[argument]))
             path = path.replace(f"<{argument}>", str(values[argument]))
+            path = path.replace(f"<path:{argument}>", str(values[argument]))
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             endpoints.append((method, path))
     return SimpleNamespace(app=app, clients=clients, endpoints=sorted(endpoints))
