@@ -4,12 +4,11 @@
 // offers to install, enrols this device for the signed-in user, and on sign-out warns about
 // unsent drafts and deletes this user's keys from the device.
 
-import { forget, unlockOnline } from './device.js';
+import { getJSON } from './api.js';
+import { cryptoAvailable } from './device-crypto.js';
+import { dataKey, forget, unlockOnline } from './device.js';
 import { hasDraft, saveSnapshot } from './drafts.js';
 import { channelName, outboxCount, prefetchSealingKey, replayOutbox } from './outbox.js';
-import { cryptoAvailable } from './device-crypto.js';
-import { getJSON } from './api.js';
-import { dataKey } from './device.js';
 
 // While something waits, try this often: the 'online' event is not always fired (and a server
 // that was restarting never fires it), and a try with no connection costs nothing.

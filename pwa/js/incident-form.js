@@ -23,7 +23,7 @@ import { DeviceLock, offerPinSetup } from './device-lock.js';
 import { cryptoAvailable } from './device-crypto.js';
 import { deleteDraft, loadDraft, loadSnapshot, saveDraft, saveSnapshot } from './drafts.js';
 import { get } from './idb.js';
-import { addToOutbox, channelName, receiptFor, replayOutbox } from './outbox.js';
+import { addToOutbox, channelName, discard, receiptFor, replayOutbox } from './outbox.js';
 import { OutboxPanel } from './outbox-panel.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -436,7 +436,6 @@ async function sendThroughOutbox(incident) {
   const entry = await get('outbox', uuid);
   if (entry?.refusal) {
     // Refused at once, with the form still here: put it right and add it again.
-    const { discard } = await import('./outbox.js');
     await discard(uuid);
     main.dataset.unsentWork = 'yes';
     saveNow();

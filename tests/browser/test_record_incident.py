@@ -33,11 +33,22 @@ FIRST_NAMES = [
     "Barnaby", "Cosmo", "Dorian", "Ellery", "Florian", "Gideon", "Horatio", "Ignatius",
     "Jericho", "Lysander", "Montague", "Peregrine", "Rufus", "Sebastian", "Thaddeus",
     "Ulysses", "Valentine", "Wilfred", "Xavier", "Zachariah",
+    "Aurelio", "Benedikt", "Cassius", "Demetrio", "Evander", "Fitzwilliam", "Galahad",
+    "Hyacinth", "Isidore", "Jolyon", "Kenelm", "Leopold", "Marmaduke", "Nathaniel",
+    "Octavian", "Percival", "Quentin", "Roderick", "Septimus", "Tarquin", "Umberto",
+    "Vespasian", "Wolfgang", "Yorick", "Zebedee", "Algernon", "Bartholomew", "Crispin",
+    "Diggory", "Erasmus",
 ]  # fmt: skip
 SURNAMES = [
     "Quennell", "Pettigrew", "Larkspur", "Fenwick", "Ormerod", "Tregarthen", "Villiers",
     "Wolstenholme", "Yelverton", "Bramall", "Cattermole", "Dimbleby", "Entwistle", "Gostelow",
     "Hucknall", "Inchbald", "Jellicoe", "Kimbrough", "Loxley", "Mottram",
+    "Nettleship", "Oglethorpe", "Pocklington", "Quarmby", "Rushworth", "Sidebottom",
+    "Tolputt", "Uttley", "Vavasour", "Wigglesworth", "Abercrombie", "Blenkinsop",
+    "Cholmondeley", "Drinkwater", "Earnshaw", "Featherstonehaugh", "Grimshaw", "Heseltine",
+    "Illingworth", "Jesmond", "Kettlewell", "Lightbody", "Merriweather", "Northcote",
+    "Ollerenshaw", "Postlethwaite", "Ramsbottom", "Satterthwaite", "Thistlethwaite",
+    "Umfreville",
 ]  # fmt: skip
 _schools = itertools.count(0)
 
