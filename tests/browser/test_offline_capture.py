@@ -126,6 +126,12 @@ def set_up_device(page: Page, live_server, school) -> None:
     """Signed in, the form open, the service worker in control and an offline PIN set."""
     sign_in(page, school.assistant_email)
     open_form(page)
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    if not page.evaluate("() => navigator.serviceWorker.controller !== null"):
+        # The worker activated while this page was loading: it controls pages from the next
+        # load on (clients.claim() had already run), as on a real first visit.
+        page.reload()
+        page.wait_for_selector("html[data-incident-form=ready]", state="attached")
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=30_000)
     panel = page.locator("#pin-setup")
     expect(panel).to_be_visible()
