@@ -152,7 +152,8 @@ def target(app, make_user, sign_in, step_up, school, record_incident, make_passk
               "class_id": school.class_4b, "user_id": school.teacher.id,
               "passkey_id": passkey_id, "token": "not-a-token",
               "device_id": make_device(school.teacher).device_id,
-              "filename": "push.js", "request_id": 1}  # fmt: skip
+              "filename": "push.js", "request_id": 1, "pupil_id": school.ada,
+              "run_id": 1}  # fmt: skip
     endpoints = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint in NOT_FUZZED:
