@@ -23,7 +23,9 @@ import { DeviceLock, offerPinSetup } from './device-lock.js';
 import { cryptoAvailable } from './device-crypto.js';
 import { deleteDraft, loadDraft, loadSnapshot, saveDraft, saveSnapshot } from './drafts.js';
 import { get } from './idb.js';
-import { addToOutbox, channelName, discard, receiptFor, replayOutbox } from './outbox.js';
+import {
+  addToOutbox, channelName, discard, prefetchSealingKey, receiptFor, replayOutbox,
+} from './outbox.js';
 import { OutboxPanel } from './outbox-panel.js';
 
 const $ = (selector) => document.querySelector(selector);
@@ -110,6 +112,8 @@ async function openDevice() {
   } else {
     try {
       if (!(await unlockOnline(userId))) return;
+      // Kept now, not later: the connection may go before the author presses "Add incident".
+      await prefetchSealingKey();
     } catch (error) {
       if (error.kind !== 'network' && error.kind !== 'server') throw error;
       await deviceLock.unlockWithPin('Haven cannot be reached just now. Enter your offline PIN '
