@@ -19,6 +19,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     app.config.from_object(config_class)
     app.config.update(overrides)
     _ensure_secret_key(app)
+    _ensure_vapid_keys(app)
     _use_request_class(app)
     _register_url_converters(app)
     _init_extensions(app)
@@ -44,6 +45,12 @@ def _ensure_secret_key(app: Flask) -> None:
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def _ensure_vapid_keys(app: Flask) -> None:
+    from server.push.vapid import ensure_keys
+
+    ensure_keys(app)
 
 
 def _register_url_converters(app: Flask) -> None:
@@ -73,6 +80,7 @@ def _import_models() -> None:
     import server.incidents.models  # noqa: F401
     import server.passkeys.models  # noqa: F401
     import server.pupils.models  # noqa: F401
+    import server.push.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -84,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.incidents import bp as incidents_bp
     from server.offline import bp as offline_bp
     from server.passkeys import bp as passkeys_bp
+    from server.push import bp as push_bp
 
     init_auth(app)
     app.register_blueprint(home_bp)
@@ -93,6 +102,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(incidents_bp)
     app.register_blueprint(offline_bp)
     app.register_blueprint(passkeys_bp, url_prefix="/passkeys")
+    app.register_blueprint(push_bp, url_prefix="/push")
 
 
 def _register_cli(app: Flask) -> None:

@@ -9,6 +9,7 @@ def register_commands(app: Flask) -> None:
     from server.demo.cli import demo_cli
     from server.passkeys.cli import passkeys_cli
     from server.pupils.cli import roster_cli
+    from server.push.cli import push_cli
 
-    for group in (users_cli, audit_cli, roster_cli, demo_cli, passkeys_cli):
+    for group in (users_cli, audit_cli, roster_cli, demo_cli, passkeys_cli, push_cli):
         app.cli.add_command(group)
