@@ -98,6 +98,13 @@ ROUTES: dict[str, Route] = {
     "alerts.edit_rules": Route(
         "GET", "/alerts/rules", frozenset({Role.ADMIN}), step_up=True, fresh=("POST",)
     ),
+    "push.notifications": Route("GET", "/push/notifications", RECORDERS),
+    "push.public_key": Route("GET", "/push/key", RECORDERS),
+    # Bad or missing subscriptions: the route's rule is what is checked here (4xx past it).
+    "push.subscribe": Route("POST", "/push/subscriptions", RECORDERS),
+    "push.unsubscribe": Route("POST", "/push/subscriptions/unsubscribe", RECORDERS),
+    "push.remove": Route("POST", "/push/subscriptions/999999/remove", RECORDERS),
+    "push.send_test": Route("POST", "/push/test", RECORDERS),
     "incidents.new": Route("GET", "/incidents/new", RECORDERS),
     "incidents.form_vocabulary": Route("GET", "/api/incident-form", RECORDERS),
     "incidents.roster": Route("GET", "/api/roster", RECORDERS),

@@ -118,3 +118,9 @@ def escalation_step_label(step: str) -> str:
     from server.alerts.escalation import STEP_LABELS
 
     return STEP_LABELS.get(step, step)
+
+
+@bp.app_template_global()
+def alert_is_danger(alert) -> bool:
+    """Urgent, or in a Safeguarding category: what the inbox puts first while unread."""
+    return bool(alert.incident.urgent or alert.incident.is_sensitive)

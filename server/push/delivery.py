@@ -24,7 +24,7 @@ from server.clock import utcnow
 from server.extensions import db
 from server.push import payload, vapid
 from server.push.models import DeliveryStatus, PushDelivery
-from server.push.subscriptions import remove_expired
+from server.push.subscriptions import endpoint_refusal, remove_expired
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,11 @@ def send_one(delivery_id: int) -> bool:
     try:
         if delivery.subscription is None:
             _finish(delivery, DeliveryStatus.GONE, "the device no longer receives")
+            return False
+        # Checked again at sending: the allow-list may have been narrowed since it subscribed.
+        refusal = endpoint_refusal(delivery.subscription.endpoint)
+        if refusal:
+            _finish(delivery, DeliveryStatus.FAILED, refusal)
             return False
         response = _post(delivery)
     except WebPushException as error:

@@ -114,7 +114,12 @@ def subscribe(user: User, body, device_id=None) -> PushSubscription:
         subscription = None
     if subscription is None:
         subscription = PushSubscription(
-            user_id=user.id, endpoint=endpoint, created_at=now, name=name or "This device"
+            user_id=user.id,
+            endpoint=endpoint,
+            p256dh=p256dh,
+            auth=auth,
+            created_at=now,
+            name=name or "This device",
         )
         db.session.add(subscription)
         record(
