@@ -165,7 +165,9 @@ def test_the_local_push_service_is_admitted_only_when_configured(app, local_push
 # --- Subscribing -------------------------------------------------------------------------
 
 
-def test_a_device_subscribes_and_resubscribing_refreshes_it(client, make_user, sign_in, local_push, app):
+def test_a_device_subscribes_and_resubscribing_refreshes_it(
+    client, make_user, sign_in, local_push, app
+):
     person = make_user(Role.STAFF)
     sign_in(person)
     device = local_push.device()
@@ -199,11 +201,11 @@ def test_a_bad_subscription_is_refused_and_nothing_is_written(
     device = local_push.device()
     good = device.subscription
     if isinstance(body, dict):
-        body = {
-            k: (good[k] if v == "valid" else v) for k, v in body.items()
-        }
+        body = {k: (good[k] if v == "valid" else v) for k, v in body.items()}
         if isinstance(body.get("keys"), dict):
-            body["keys"] = {k: good["keys"][k] if v == "valid" else v for k, v in body["keys"].items()}
+            body["keys"] = {
+                k: good["keys"][k] if v == "valid" else v for k, v in body["keys"].items()
+            }
         if body.get("keys") == "valid":
             body["keys"] = good["keys"]
     sign_in(make_user(Role.STAFF))
@@ -230,12 +232,20 @@ def test_unsubscribe_and_remove_a_listed_device(client, school, sign_in, subscri
     sign_in(school.slt)
     page = client.get("/push/notifications").get_data(as_text=True)
     assert "Phone" in page and "iPad" in page and "Send a test notification" in page
-    assert client.post("/push/subscriptions/unsubscribe", json={"endpoint": phone.endpoint}).get_json() == {"removed": True}
+    assert client.post(
+        "/push/subscriptions/unsubscribe", json={"endpoint": phone.endpoint}
+    ).get_json() == {"removed": True}
     # Someone else's endpoint or device: nothing happens to it.
-    assert client.post("/push/subscriptions/unsubscribe", json={"endpoint": other.endpoint}).get_json() == {"removed": False}
+    assert client.post(
+        "/push/subscriptions/unsubscribe", json={"endpoint": other.endpoint}
+    ).get_json() == {"removed": False}
     with app.app_context():
-        ipad_id = db.session.scalar(select(PushSubscription.id).where(PushSubscription.endpoint == ipad.endpoint))
-        other_id = db.session.scalar(select(PushSubscription.id).where(PushSubscription.endpoint == other.endpoint))
+        ipad_id = db.session.scalar(
+            select(PushSubscription.id).where(PushSubscription.endpoint == ipad.endpoint)
+        )
+        other_id = db.session.scalar(
+            select(PushSubscription.id).where(PushSubscription.endpoint == other.endpoint)
+        )
     assert client.post(f"/push/subscriptions/{other_id}/remove").status_code == 302
     assert client.post(f"/push/subscriptions/{ipad_id}/remove").status_code == 302
     with app.app_context():
@@ -247,7 +257,9 @@ def test_disabling_a_user_removes_their_subscriptions(app, school, subscribed, m
     subscribed(school.teacher)
     kept = subscribed(school.slt)
     with app.test_request_context():
-        set_active(db.session.get(User, school.teacher.id), False, by=db.session.get(User, school.dsl.id))
+        set_active(
+            db.session.get(User, school.teacher.id), False, by=db.session.get(User, school.dsl.id)
+        )
         db.session.commit()
         assert db.session.scalars(select(PushSubscription.endpoint)).all() == [kept.endpoint]
 
@@ -256,7 +268,9 @@ def test_revoking_a_device_removes_its_subscriptions(app, school, subscribed):
     device = subscribed(school.teacher)
     kept = subscribed(school.teacher)
     with app.test_request_context():
-        row = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == device.endpoint))
+        row = db.session.scalar(
+            select(PushSubscription).where(PushSubscription.endpoint == device.endpoint)
+        )
         row.device_id = 7
         db.session.commit()
         assert subscriptions.remove_device_subscriptions(7) == 1
@@ -268,7 +282,9 @@ def test_an_administrator_cannot_subscribe(app, make_user, local_push):
     with app.test_request_context():
         office = make_user(Role.ADMIN)
         with pytest.raises(subscriptions.SubscriptionRefused):
-            subscriptions.subscribe(db.session.get(User, office.id), local_push.device().subscription)
+            subscriptions.subscribe(
+                db.session.get(User, office.id), local_push.device().subscription
+            )
 
 
 # --- What a notification says ------------------------------------------------------------
@@ -369,7 +385,9 @@ def test_send_a_test_notification(client, school, sign_in, subscribed, deliver_j
 # --- Outcomes: gone, rate limited, failing ------------------------------------------------
 
 
-def test_410_removes_the_subscription(app, school, subscribed, record_incident, deliver_jobs, local_push):
+def test_410_removes_the_subscription(
+    app, school, subscribed, record_incident, deliver_jobs, local_push
+):
     device = subscribed(school.slt)
     local_push.reply(device, 410)
     record_incident(school.staff, school.ada)
@@ -381,7 +399,9 @@ def test_410_removes_the_subscription(app, school, subscribed, record_incident, 
         assert "push.unsubscribed" in db.session.scalars(select(AuditEvent.action)).all()
 
 
-def test_404_removes_the_subscription_too(app, school, subscribed, record_incident, deliver_jobs, local_push):
+def test_404_removes_the_subscription_too(
+    app, school, subscribed, record_incident, deliver_jobs, local_push
+):
     device = subscribed(school.slt)
     local_push.reply(device, 404)
     record_incident(school.staff, school.ada)
@@ -469,10 +489,14 @@ def test_a_claim_left_by_a_dead_worker_is_sent_again_after_the_lease(
         # As a worker killed after claiming it leaves it.
         row.status, row.claimed_at = DeliveryStatus.SENDING, START
         db.session.commit()
-    time_machine.move_to(START + timedelta(seconds=app.config["PUSH_SEND_LEASE_SECONDS"] - 1), tick=False)
+    time_machine.move_to(
+        START + timedelta(seconds=app.config["PUSH_SEND_LEASE_SECONDS"] - 1), tick=False
+    )
     with app.app_context():
         assert delivery.sweep()["sent"] == 0
-    time_machine.move_to(START + timedelta(seconds=app.config["PUSH_SEND_LEASE_SECONDS"] + 1), tick=False)
+    time_machine.move_to(
+        START + timedelta(seconds=app.config["PUSH_SEND_LEASE_SECONDS"] + 1), tick=False
+    )
     with app.app_context():
         assert delivery.sweep()["sent"] == 1
     assert len(local_push.to(device)) == 1

@@ -83,16 +83,17 @@ def escalate(incident_id: int, step: str) -> Escalation | None:
     if db.session.scalar(select(read_by_a_dsl(incident_id))):
         return None
     role = dict((name, role) for name, role, _setting in STEPS)[step]
-    escalation = Escalation(incident_id=incident_id, step=step, created_at=utcnow())
+    recipients = users_with_role(role)
+    escalation = Escalation(
+        incident_id=incident_id, step=step, recipients=len(recipients), created_at=utcnow()
+    )
     try:
         db.session.add(escalation)
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
         return None
-    recipients = users_with_role(role)
     _alert_those_not_yet_alerted(incident, recipients)
-    escalation.recipients = len(recipients)
     queue_for_users(
         [user.id for user in recipients], high_urgency=True, escalation_id=escalation.id
     )
@@ -118,9 +119,7 @@ def _alert_those_not_yet_alerted(incident: Incident, recipients: list[User]) -> 
     read, as any alert makes it)."""
     already = set(
         db.session.scalars(
-            select(Alert.user_id).where(
-                Alert.incident_id == incident.id, Alert.action_id.is_(None)
-            )
+            select(Alert.user_id).where(Alert.incident_id == incident.id, Alert.action_id.is_(None))
         )
     )
     now = utcnow()

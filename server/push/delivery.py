@@ -107,9 +107,7 @@ def _claim(delivery_id: int) -> bool:
     claimed = db.session.execute(
         update(PushDelivery)
         .where(PushDelivery.id == delivery_id, _is_due(now))
-        .values(
-            status=DeliveryStatus.SENDING, claimed_at=now, attempts=PushDelivery.attempts + 1
-        )
+        .values(status=DeliveryStatus.SENDING, claimed_at=now, attempts=PushDelivery.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()

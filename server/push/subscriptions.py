@@ -176,16 +176,12 @@ def remove_own_subscription(user: User, subscription_id) -> None:
 
 def remove_user_subscriptions(user: User, why: str) -> int:
     """Every device of a user stops receiving (their account was disabled)."""
-    return _remove_all(
-        select(PushSubscription).where(PushSubscription.user_id == user.id), why
-    )
+    return _remove_all(select(PushSubscription).where(PushSubscription.user_id == user.id), why)
 
 
 def remove_device_subscriptions(device_id: int, why: str = "device revoked") -> int:
     """The subscriptions of an enrolled device that was revoked (SPEC §5: a lost iPad)."""
-    return _remove_all(
-        select(PushSubscription).where(PushSubscription.device_id == device_id), why
-    )
+    return _remove_all(select(PushSubscription).where(PushSubscription.device_id == device_id), why)
 
 
 def _remove_all(query, why: str) -> int:
