@@ -387,3 +387,47 @@ def make_passkey(app) -> Callable:
             return passkey.id
 
     return _make
+
+
+# --- Web push (tests/test_push.py, test_escalation.py): a local push service on 127.0.0.1 --
+
+
+@pytest.fixture(scope="session")
+def push_service():
+    from tests.push_service import LocalPushService
+
+    with LocalPushService() as service:
+        yield service
+
+
+@pytest.fixture
+def local_push(app, push_service):
+    """The app admits the local push service (HAVEN_PUSH_LOCAL_SERVICE) for this test."""
+    before = app.config["PUSH_LOCAL_SERVICE"]
+    app.config["PUSH_LOCAL_SERVICE"] = push_service.origin
+    yield push_service
+    app.config["PUSH_LOCAL_SERVICE"] = before
+
+
+@pytest.fixture
+def deliver_jobs(run_jobs):
+    """Run what was queued: in-process jobs already ran; with Redis, an rq worker runs them."""
+    return run_jobs
+
+
+@pytest.fixture
+def subscribed(app, local_push):
+    """subscribed(user) -> a new device of `user` at the local push service, registered."""
+
+    def _subscribe(user, name="Test iPad"):
+        from server.push import subscriptions
+
+        device = local_push.device()
+        with app.test_request_context():
+            subscriptions.subscribe(
+                db.session.get(User, user.id), {**device.subscription, "name": name}
+            )
+            db.session.commit()
+        return device
+
+    return _subscribe

@@ -21,7 +21,6 @@ from server.auth.roles import Role
 from server.extensions import db
 from server.incidents.models import Incident
 from server.push import delivery
-from tests.test_push import local_push, push_service, subscribed  # noqa: F401 - fixtures
 
 START = datetime(2026, 3, 6, 15, 50, tzinfo=UTC)  # a Friday, ten minutes before home time
 
@@ -47,11 +46,12 @@ def deputy(make_user):
 
 
 def test_an_urgent_incident_nobody_reads_goes_to_every_dsl_then_to_slt(
-    app, school, deputy, subscribed, record_incident, time_machine, local_push
+    app, school, deputy, subscribed, record_incident, time_machine, local_push, deliver_jobs
 ):
     time_machine.move_to(START, tick=False)
     lead, second, leader = subscribed(school.dsl), subscribed(deputy), subscribed(school.slt)
     number = record_incident(school.staff, school.ada, urgent=True)
+    deliver_jobs()
     before = {d.token: len(local_push.to(d)) for d in (lead, second, leader)}
 
     assert _sweep_at(app, START + timedelta(minutes=14, seconds=59), time_machine)["escalated"] == 0
@@ -154,11 +154,12 @@ def test_an_incident_entered_in_error_is_not_escalated(
 
 
 def test_each_step_happens_once_however_many_workers_look(
-    app, school, deputy, subscribed, record_incident, time_machine, local_push
+    app, school, deputy, subscribed, record_incident, time_machine, local_push, deliver_jobs
 ):
     time_machine.move_to(START, tick=False)
     device = subscribed(deputy)
     number = record_incident(school.staff, school.ada, urgent=True)
+    deliver_jobs()
     already = len(local_push.to(device))
     time_machine.move_to(START + timedelta(minutes=16), tick=False)
     with app.app_context():

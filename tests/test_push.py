@@ -22,46 +22,8 @@ from server.extensions import db
 from server.incidents.models import Incident
 from server.push import delivery, subscriptions
 from server.push.models import DeliveryStatus, PushDelivery, PushSubscription
-from tests.push_service import LocalPushService
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday morning
-
-
-@pytest.fixture(scope="module")
-def push_service():
-    with LocalPushService() as service:
-        yield service
-
-
-@pytest.fixture
-def local_push(app, push_service):
-    """The app admits the local push service (HAVEN_PUSH_LOCAL_SERVICE) for this test."""
-    before = app.config["PUSH_LOCAL_SERVICE"]
-    app.config["PUSH_LOCAL_SERVICE"] = push_service.origin
-    yield push_service
-    app.config["PUSH_LOCAL_SERVICE"] = before
-
-
-@pytest.fixture
-def deliver_jobs(run_jobs):
-    """Run what was queued: in-process jobs already ran; with Redis, an rq worker runs them."""
-    return run_jobs
-
-
-@pytest.fixture
-def subscribed(app, local_push):
-    """subscribed(user) -> a new device of `user` at the local push service, registered."""
-
-    def _subscribe(user, name="Test iPad"):
-        device = local_push.device()
-        with app.test_request_context():
-            subscriptions.subscribe(
-                db.session.get(User, user.id), {**device.subscription, "name": name}
-            )
-            db.session.commit()
-        return device
-
-    return _subscribe
 
 
 def _incident(number) -> Incident:
@@ -353,6 +315,7 @@ def test_the_badge_and_the_menu_show_the_same_unread_count(
 ):
     device = subscribed(school.slt)
     record_incident(school.staff, school.ada)
+    deliver_jobs()
     record_incident(school.staff, school.ben)
     deliver_jobs()
     badges = [m["badge"] for m in local_push.received(device)]
@@ -478,12 +441,13 @@ def test_a_push_service_that_is_not_there_is_a_network_error_retried_later(
 
 
 def test_a_claim_left_by_a_dead_worker_is_sent_again_after_the_lease(
-    app, school, subscribed, record_incident, local_push, time_machine
+    app, school, subscribed, record_incident, local_push, time_machine, deliver_jobs
 ):
     time_machine.move_to(START, tick=False)
     device = subscribed(school.slt)
     local_push.reply(device, 503)
     record_incident(school.staff, school.ada)
+    deliver_jobs()
     with app.app_context():
         [row] = _deliveries()
         # As a worker killed after claiming it leaves it.

@@ -77,9 +77,10 @@ def sweep() -> dict:
     service failed), then escalate what is due. Safe to run anywhere, any number of times."""
     from server.alerts.escalation import escalate_due
 
+    # Escalation first, so what it queues goes out in this same sweep.
+    escalated = escalate_due()
     due = due_deliveries()
     sent = deliver(due)
-    escalated = escalate_due()
     return {"due": len(due), "sent": sent, "escalated": len(escalated)}
 
 
