@@ -5,12 +5,13 @@ transaction that asked for them has committed.
 """
 
 import logging
+import os
 from collections.abc import Callable
 from functools import cache, wraps
 
 from flask import current_app, has_app_context
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue, Retry, Worker
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,27 @@ def _worker_app():
     from server import create_app
 
     return create_app()
+
+
+class HavenWorker(Worker):
+    """An rq worker that builds the application once, before it forks for each job, so a job
+    does not spend a second importing and configuring it (Procfile `worker`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _worker_app()
+
+
+def _fresh_connections_in_child() -> None:
+    # A forked job must not share the parent's database connections.
+    if _worker_app.cache_info().currsize:
+        from server.extensions import db
+
+        with _worker_app().app_context():
+            db.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_fresh_connections_in_child)
 
 
 def job(func: Callable) -> Callable:

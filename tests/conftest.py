@@ -86,9 +86,12 @@ def _rolled_back(request, app) -> Iterator[None]:
     """Each test runs inside one outer transaction that is rolled back at the end.
 
     Every app context (each test request too) gets its own session on that one connection;
-    their commits become savepoints. Browser tests, which need real commits, opt out.
+    their commits become savepoints. Browser tests, and others marked `real_commits` (whose
+    other processes must see the data), opt out.
     """
-    if request.node.get_closest_marker("browser"):
+    if request.node.get_closest_marker("browser") or request.node.get_closest_marker(
+        "real_commits"
+    ):
         yield
         return
     # No app context is held during the test: each request (and each `app_context` fixture)
