@@ -4,6 +4,7 @@ Jobs take plain values (ids, strings), never ORM objects, and are enqueued only 
 transaction that asked for them has committed.
 """
 
+import importlib
 import logging
 import os
 from collections.abc import Callable
@@ -23,13 +24,19 @@ def _worker_app():
     return create_app()
 
 
+# Modules holding jobs, imported by the worker before it forks rather than by every job.
+JOB_MODULES = ("server.auth.operations", "server.push.delivery")
+
+
 class HavenWorker(Worker):
-    """An rq worker that builds the application once, before it forks for each job, so a job
-    does not spend a second importing and configuring it (Procfile `worker`)."""
+    """An rq worker that builds the application and imports the jobs once, before it forks for
+    each job, so a job does not spend a second importing and configuring (Procfile `worker`)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _worker_app()
+        for module in JOB_MODULES:
+            importlib.import_module(module)
 
 
 def _fresh_connections_in_child() -> None:

@@ -55,9 +55,13 @@ async function openOrFocus(url) {
   const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
   const haven = windows.find((client) => new URL(client.url).origin === self.location.origin);
   if (haven) {
-    const focused = await haven.focus();
     try {
-      return await (focused || haven).navigate(url);
+      await haven.focus();
+    } catch {
+      // Focus needs the tap's permission; taking the window to the incident does not.
+    }
+    try {
+      return await haven.navigate(url);
     } catch {
       // An uncontrolled window cannot be navigated from here: open the incident beside it.
     }
@@ -72,5 +76,10 @@ self.addEventListener('push', (event) => {
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
   const url = event.notification.data?.url || targetUrl('/alerts');
-  event.waitUntil(openOrFocus(url));
+  const opening = openOrFocus(url);
+  try {
+    event.waitUntil(opening);
+  } catch {
+    // Only an event the browser itself dispatched can be extended; the opening goes on.
+  }
 });

@@ -29,6 +29,8 @@ from server.push.subscriptions import endpoint_refusal, remove_expired
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+# One HTTP session per thread: connections (and TLS) to a push service are kept and reused.
+_http = threading.local()
 MAX_BACKOFF = timedelta(hours=1)
 MAX_RETRY_AFTER = timedelta(hours=6)
 
@@ -166,7 +168,14 @@ def _post(delivery: PushDelivery):
         ttl=config["PUSH_TTL_SECONDS"],
         timeout=config["PUSH_TIMEOUT_SECONDS"],
         headers=headers,
+        requests_session=_session(),
     )
+
+
+def _session() -> requests.Session:
+    if not hasattr(_http, "session"):
+        _http.session = requests.Session()
+    return _http.session
 
 
 def _after_refusal(delivery: PushDelivery, response) -> None:

@@ -30,6 +30,8 @@ def _run(app: Flask) -> None:
 
     stop = threading.Event()
     while not stop.wait(app.config["PUSH_SWEEP_SECONDS"]):
+        if app.config["REDIS_URL"] or not app.config["PUSH_IN_PROCESS_LOOP"]:
+            continue  # switched off since (tests do): workers, or nobody, sweep instead
         with app.app_context():
             try:
                 sweep()
