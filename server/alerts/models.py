@@ -4,8 +4,9 @@
 is a fact appended to `incident_reads` (who, which incident, when) rather than a change to the
 alert: an alert counts as read once its recipient has read its incident at or after the moment
 the alert was made, so a later action's alert stays unread until the incident is read again.
-Delivery to devices (web push, escalation) is a later feature: it reads these rows and keeps
-its own state in its own tables.
+Opening an incident (`incident_openings`) is recorded apart from marking it read, and each
+escalation step (`escalations`) is a row of its own; both are append-only too (0008_push).
+Delivery to devices (`server.push`) keeps its own state in its own tables.
 """
 
 from datetime import datetime
