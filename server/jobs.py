@@ -68,7 +68,9 @@ def queue() -> Queue | None:
     url = current_app.config["REDIS_URL"]
     if not url:
         return None
-    return Queue(current_app.config["RQ_QUEUE"], connection=Redis.from_url(url))
+    # A Redis that is away must not hold up the request that committed: the outbox keeps it.
+    connection = Redis.from_url(url, socket_connect_timeout=5)
+    return Queue(current_app.config["RQ_QUEUE"], connection=connection)
 
 
 def enqueue(func: Callable, *args) -> None:

@@ -464,3 +464,17 @@ def test_a_claim_left_by_a_dead_worker_is_sent_again_after_the_lease(
     with app.app_context():
         assert delivery.sweep()["sent"] == 1
     assert len(local_push.to(device)) == 1
+
+
+def test_a_redirect_from_a_push_service_is_never_followed(
+    app, school, subscribed, record_incident, deliver_jobs, local_push
+):
+    device = subscribed(school.slt)
+    elsewhere = local_push.device()
+    local_push.reply(device, 307, {"Location": elsewhere.endpoint})
+    record_incident(school.staff, school.ada)
+    deliver_jobs()
+    assert local_push.to(elsewhere) == [] and local_push.to(device) == []
+    with app.app_context():
+        [row] = _deliveries()
+        assert row.status == DeliveryStatus.FAILED and "307" in row.last_error

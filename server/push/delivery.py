@@ -172,9 +172,18 @@ def _post(delivery: PushDelivery):
     )
 
 
+class _NoRedirects(requests.Session):
+    """A push service answers; it never sends us elsewhere (a redirect could point inside the
+    school's network, which the allow-list of endpoints is there to prevent)."""
+
+    def request(self, *args, **kwargs):
+        kwargs["allow_redirects"] = False
+        return super().request(*args, **kwargs)
+
+
 def _session() -> requests.Session:
     if not hasattr(_http, "session"):
-        _http.session = requests.Session()
+        _http.session = _NoRedirects()
     return _http.session
 
 
