@@ -478,3 +478,47 @@ def test_a_redirect_from_a_push_service_is_never_followed(
     with app.app_context():
         [row] = _deliveries()
         assert row.status == DeliveryStatus.FAILED and "307" in row.last_error
+
+
+@pytest.fixture
+def own_app(tmp_path_factory, push_service):
+    """An app on its own database with real commits, as the web process has."""
+    from tests.conftest import make_database_url, make_test_app
+
+    database = make_database_url(tmp_path_factory, "push-own-db")
+    app = make_test_app(next(database), tmp_path_factory.mktemp("push-own"))
+    app.config.update(REDIS_URL="", PUSH_LOCAL_SERVICE=push_service.origin)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    database.close()
+
+
+@pytest.mark.real_commits
+def test_pushes_leave_only_when_the_whole_transaction_has_committed(own_app, push_service):
+    """A SAVEPOINT released inside the incident's transaction is not its commit: nothing is
+    sent until the transaction itself commits, and then it is (on SQLite this once deadlocked
+    on the write lock the open transaction still held)."""
+    from tests.test_push_chaos import _record, _school
+
+    author, pupil, category, devices = _school(own_app, push_service)
+    with own_app.test_request_context():
+        from server.incidents.submission import submit_incident
+
+        submit_incident(
+            db.session.get(User, author),
+            {
+                "uuid": "7c6f8a52-3b7e-4d7c-9a0f-5d1f0e6b2a11",
+                "pupil_id": pupil,
+                "occurred_at": "2026-03-02T09:00:00+00:00",
+                "account": "Fell in the playground.",
+                "parents_contacted": "yes",
+                "medical_attention": "not_needed",
+                "category_ids": [category],
+            },
+        )  # its files and alerts are written inside a SAVEPOINT, released here
+        assert sum(len(push_service.to(d)) for d in devices.values()) == 0
+        db.session.commit()
+    assert sorted(len(push_service.to(d)) for d in devices.values()) == [1, 1, 1, 1]
+    _record(own_app, author, pupil, category, urgent=False)
+    assert sorted(len(push_service.to(d)) for d in devices.values()) == [2, 2, 2, 2]

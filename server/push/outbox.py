@@ -80,6 +80,10 @@ def _queue(deliveries: list[PushDelivery]) -> list[int]:
 
 @event.listens_for(Session, "after_commit")
 def _hand_over_after_commit(session: Session) -> None:
+    # Releasing a SAVEPOINT fires this too, while the real transaction is still open (and, on
+    # SQLite, holding the write lock): wait for the outermost commit.
+    if session.in_nested_transaction():
+        return
     ids = session.info.pop(_PENDING_KEY, None)
     if not ids or not has_app_context():
         return
