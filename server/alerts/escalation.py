@@ -16,7 +16,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from server.alerts.models import Alert, Escalation, IncidentRead
-from server.alerts.operations import _sensitive_incident
+from server.alerts.operations import sensitive_incident
 from server.alerts.rules import Reason, users_with_role
 from server.audit.operations import record
 from server.auth.models import User, UserRole
@@ -56,7 +56,7 @@ def due_steps(now: datetime | None = None) -> list[tuple[int, str]]:
             select(Incident.id).where(
                 Incident.created_at >= earliest,
                 Incident.created_at <= now - config[setting],
-                or_(Incident.urgent.is_(True), _sensitive_incident(Incident.id)),
+                or_(Incident.urgent.is_(True), sensitive_incident(Incident.id)),
                 ~read_by_a_dsl(Incident.id),
                 ~done,
             )

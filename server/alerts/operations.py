@@ -374,7 +374,8 @@ def current_category_ids(incident_id):
     )
 
 
-def _sensitive_incident(incident_id):
+def sensitive_incident(incident_id):
+    """SQL: the incident is, by its current categories, in a Safeguarding one."""
     return exists().where(
         Category.id.in_(current_category_ids(incident_id)), Category.sensitive.is_(True)
     )
@@ -392,7 +393,7 @@ def _visible_alerts(user: User) -> Select:
     become sensitive drops out of the inbox of someone who may not see sensitive ones)."""
     query = select(Alert).where(Alert.user_id == user.id)
     if not user.can(Permission.SEE_SENSITIVE):
-        query = query.where(~_sensitive_incident(Alert.incident_id))
+        query = query.where(~sensitive_incident(Alert.incident_id))
     return query
 
 
@@ -413,7 +414,7 @@ def _danger_first():
     """Unread urgent and Safeguarding alerts first, then the other unread, then the read."""
     unread = Alert.read_at.is_(None)
     urgent = exists().where(Incident.id == Alert.incident_id, Incident.urgent.is_(True))
-    danger = case((and_(unread, or_(urgent, _sensitive_incident(Alert.incident_id))), 0), else_=1)
+    danger = case((and_(unread, or_(urgent, sensitive_incident(Alert.incident_id))), 0), else_=1)
     return (danger, case((unread, 0), else_=1), Alert.created_at.desc(), Alert.id.desc())
 
 
