@@ -7,6 +7,7 @@ run in-process, with it a real rq worker runs them (`deliver_jobs`).
 
 import base64
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -277,6 +278,29 @@ def test_the_notification_names_who_and_the_category_never_the_child_or_the_acco
     assert int(message.headers["ttl"]) == app.config["PUSH_TTL_SECONDS"]
     assert message.headers["content-encoding"] == "aes128gcm"
     assert f"k={app.config['VAPID_PUBLIC_KEY']}" in message.headers["authorization"]
+    claims = _vapid_claims(message)
+    assert claims["aud"] == local_push.origin and claims["sub"].startswith("mailto:")
+    assert 0 < claims["exp"] - time.time() <= 24 * 60 * 60  # Apple refuses more than a day
+
+
+def _vapid_claims(message) -> dict:
+    token = message.headers["authorization"].split("t=", 1)[1].split(",", 1)[0]
+    return json.loads(_decoded(token.split(".")[1]))
+
+
+def test_each_send_signs_fresh_claims_for_its_own_push_service(
+    app, school, subscribed, record_incident, deliver_jobs, local_push, time_machine
+):
+    time_machine.move_to(START, tick=False)
+    device = subscribed(school.slt)
+    record_incident(school.staff, school.ada)
+    deliver_jobs()
+    time_machine.move_to(START + timedelta(hours=1), tick=False)
+    record_incident(school.staff, school.ben)
+    deliver_jobs()
+    first, second = (_vapid_claims(m) for m in local_push.to(device))
+    # A claims dict reused across sends would keep its first expiry (and audience).
+    assert second["exp"] - first["exp"] == 60 * 60
 
 
 def test_an_urgent_safeguarding_alert_is_high_urgency_and_names_only_the_family(
