@@ -1,8 +1,6 @@
 // At each app start: the app badge shows the same unread count as the menu, and this device's
 // push subscription (if it has one) is sent again, so the server has it even after the
-// browser renewed it.
-import { currentSubscription, sendToServer } from './push-subscription.js';
-
+// browser renewed it. Nothing more is loaded unless this browser has allowed notifications.
 const script = document.querySelector('script[data-unread-count]');
 const SENT_KEY = 'haven-push-subscription-sent';
 
@@ -17,7 +15,8 @@ async function showBadge(count) {
 }
 
 async function resend() {
-  if (sessionStorage.getItem(SENT_KEY) || Notification?.permission !== 'granted') return;
+  if (sessionStorage.getItem(SENT_KEY) || Notification.permission !== 'granted') return;
+  const { currentSubscription, sendToServer } = await import('./push-subscription.js');
   const subscription = await currentSubscription();
   if (!subscription) return;
   await sendToServer(subscription, script.dataset.subscribeUrl);
@@ -25,4 +24,4 @@ async function resend() {
 }
 
 showBadge(Number(script.dataset.unreadCount) || 0);
-if ('Notification' in window) resend().catch(() => {});
+if ('Notification' in window && 'serviceWorker' in navigator) resend().catch(() => {});

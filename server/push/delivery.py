@@ -60,6 +60,9 @@ def _deliver_in_context(app, delivery_ids: list[int]) -> None:
     with app.app_context():
         try:
             deliver(delivery_ids)
+        except Exception:
+            # The rows stay due: the sweep sends them.
+            log.exception("in-process push delivery failed")
         finally:
             db.session.remove()
 
@@ -75,8 +78,9 @@ def deliver(delivery_ids: list[int]) -> int:
 
 @jobs.job
 def sweep() -> dict:
-    """Re-send everything due that no job took (Redis was down, a worker died, a push
-    service failed), then escalate what is due. Safe to run anywhere, any number of times."""
+    """Take every escalation step that is due, then send everything due that no job took
+    (Redis was down, a worker died, a push service failed). Safe to run anywhere, any number
+    of times, at once."""
     from server.alerts.escalation import escalate_due
 
     # Escalation first, so what it queues goes out in this same sweep.
