@@ -298,6 +298,7 @@ def test_two_hundred_incidents_through_a_killed_worker_and_a_redis_outage(chaos)
             _wait_for(lambda: service.in_flight > 0, "a push in flight")
             processes.kill_worker_mid_job(processes.workers[0])
             kills += 1
+            service.delay = 0  # slowed only to catch a send on the wire
         if number == 100:
             redis.stop()  # incidents 100–149 are recorded with no Redis at all
         if number == 150:
