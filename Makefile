@@ -29,7 +29,7 @@ run: $(APP_STAMP)
 	$(BIN)/flask run --host localhost --port 5000
 
 worker: $(APP_STAMP)
-	$(BIN)/rq worker --with-scheduler --url "$${REDIS_URL:?set REDIS_URL}" haven
+	$(BIN)/rq worker --with-scheduler --worker-class server.jobs.HavenWorker --url "$${REDIS_URL:?set REDIS_URL}" haven
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

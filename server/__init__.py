@@ -22,6 +22,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     _trust_proxies(app)
     _refuse_untrusted_hosts(app)
     _ensure_audit_key(app)
+    _ensure_vapid_keys(app)
     _use_request_class(app)
     _register_url_converters(app)
     _init_extensions(app)
@@ -77,6 +78,10 @@ def _ensure_audit_key(app: Flask) -> None:
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     app.config["AUDIT_KEY"] = key_file.read_text().strip()
+def _ensure_vapid_keys(app: Flask) -> None:
+    from server.push.vapid import ensure_keys
+
+    ensure_keys(app)
 
 
 def _register_url_converters(app: Flask) -> None:
@@ -108,6 +113,7 @@ def _import_models() -> None:
     import server.offline.models  # noqa: F401
     import server.passkeys.models  # noqa: F401
     import server.pupils.models  # noqa: F401
+    import server.push.models  # noqa: F401
     import server.reports.models  # noqa: F401
 
 
@@ -122,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.incidents import bp as incidents_bp
     from server.offline import bp as offline_bp
     from server.passkeys import bp as passkeys_bp
+    from server.push import bp as push_bp
     from server.reports import bp as reports_bp
 
     init_auth(app)
@@ -135,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(passkeys_bp, url_prefix="/passkeys")
     app.register_blueprint(chronology_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(push_bp, url_prefix="/push")
 
 
 def _register_cli(app: Flask) -> None:

@@ -12,6 +12,7 @@ def register_commands(app: Flask) -> None:
     from server.offline.cli import devices_cli
     from server.passkeys.cli import passkeys_cli
     from server.pupils.cli import roster_cli
+    from server.push.cli import push_cli
 
     groups = (
         users_cli,
@@ -22,6 +23,7 @@ def register_commands(app: Flask) -> None:
         devices_cli,
         database_cli,
         backup_cli,
+        push_cli,
     )
     for group in groups:
         app.cli.add_command(group)

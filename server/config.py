@@ -149,6 +149,45 @@ class Config:
     # Reports and exports with more rows than this are built by a background job, with progress.
     REPORT_INLINE_ROWS = _env_int("HAVEN_REPORT_INLINE_ROWS", 300)
 
+    # Web push (SPEC §4). Keys from `flask push keys`; without them, the embedded default makes
+    # a pair once and keeps it in instance/vapid.json.
+    VAPID_PUBLIC_KEY = os.environ.get("HAVEN_VAPID_PUBLIC_KEY", "")
+    VAPID_PRIVATE_KEY = os.environ.get("HAVEN_VAPID_PRIVATE_KEY", "")
+    # Push services check this contact: a real mailto: or https: address (Apple refuses others).
+    VAPID_SUBJECT = os.environ.get("HAVEN_VAPID_SUBJECT", "")
+    # Hosts a subscription's endpoint may name (https only). A leading "*." admits subdomains.
+    # The browsers' own services by default, so a forged subscription cannot make the server
+    # call into the school's network.
+    PUSH_SERVICES = tuple(
+        host.strip().lower()
+        for host in os.environ.get(
+            "HAVEN_PUSH_SERVICES",
+            "fcm.googleapis.com,*.push.services.mozilla.com,web.push.apple.com,"
+            "*.push.apple.com,*.notify.windows.com",
+        ).split(",")
+        if host.strip()
+    )
+    # For tests and trials only: one exact origin (e.g. http://127.0.0.1:8765) of a local
+    # push service, admitted over http as well.
+    PUSH_LOCAL_SERVICE = os.environ.get("HAVEN_PUSH_LOCAL_SERVICE", "").rstrip("/")
+    # How long a push service keeps an alert for a device that is offline.
+    PUSH_TTL_SECONDS = _env_int("HAVEN_PUSH_TTL_SECONDS", 24 * 60 * 60)
+    PUSH_TIMEOUT_SECONDS = _env_int("HAVEN_PUSH_TIMEOUT_SECONDS", 10)
+    # A delivery claimed by a worker that died is sent again after this long.
+    PUSH_SEND_LEASE_SECONDS = _env_int("HAVEN_PUSH_SEND_LEASE_SECONDS", 120)
+    # How often the outbox sweep (and escalation) runs: rq clock, or the in-process loop.
+    PUSH_SWEEP_SECONDS = _env_int("HAVEN_PUSH_SWEEP_SECONDS", 30)
+    PUSH_MAX_ATTEMPTS = _env_int("HAVEN_PUSH_MAX_ATTEMPTS", 12)
+    # Without REDIS_URL, a thread in the web process sends push and runs the sweep.
+    PUSH_IN_PROCESS_LOOP = _env_bool("HAVEN_PUSH_IN_PROCESS_LOOP", True)
+
+    # Escalation (SPEC §4): an urgent or Safeguarding incident no DSL has marked as read.
+    ESCALATE_TO_DSL_AFTER = timedelta(minutes=_env_int("HAVEN_ESCALATE_DSL_MINUTES", 15))
+    ESCALATE_TO_SLT_AFTER = timedelta(minutes=_env_int("HAVEN_ESCALATE_SLT_MINUTES", 30))
+    # Incidents older than this are not escalated (so turning escalation on for an old
+    # database does not page everyone about last year).
+    ESCALATION_WINDOW = timedelta(hours=_env_int("HAVEN_ESCALATION_WINDOW_HOURS", 72))
+
 
 class TestConfig(Config):
     TESTING = True
@@ -162,3 +201,5 @@ class TestConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
     MAIL_SERVER = ""
+    # Tests call the jobs and the sweep themselves.
+    PUSH_IN_PROCESS_LOOP = False

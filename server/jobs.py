@@ -4,13 +4,15 @@ Jobs take plain values (ids, strings), never ORM objects, and are enqueued only 
 transaction that asked for them has committed.
 """
 
+import importlib
 import logging
+import os
 from collections.abc import Callable
 from functools import cache, wraps
 
 from flask import current_app, has_app_context
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue, Retry, Worker
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,33 @@ def _worker_app():
     from server import create_app
 
     return create_app()
+
+
+# Modules holding jobs, imported by the worker before it forks rather than by every job.
+JOB_MODULES = ("server.auth.operations", "server.push.delivery")
+
+
+class HavenWorker(Worker):
+    """An rq worker that builds the application and imports the jobs once, before it forks for
+    each job, so a job does not spend a second importing and configuring (Procfile `worker`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _worker_app()
+        for module in JOB_MODULES:
+            importlib.import_module(module)
+
+
+def _fresh_connections_in_child() -> None:
+    # A forked job must not share the parent's database connections.
+    if _worker_app.cache_info().currsize:
+        from server.extensions import db
+
+        with _worker_app().app_context():
+            db.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_fresh_connections_in_child)
 
 
 def job(func: Callable) -> Callable:
@@ -39,7 +68,9 @@ def queue() -> Queue | None:
     url = current_app.config["REDIS_URL"]
     if not url:
         return None
-    return Queue(current_app.config["RQ_QUEUE"], connection=Redis.from_url(url))
+    # A Redis that is away must not hold up the request that committed: the outbox keeps it.
+    connection = Redis.from_url(url, socket_connect_timeout=5)
+    return Queue(current_app.config["RQ_QUEUE"], connection=connection)
 
 
 def enqueue(func: Callable, *args) -> None:

@@ -87,10 +87,13 @@ def _rolled_back(request, app) -> Iterator[None]:
 
     Every app context (each test request too) gets its own session on that one connection;
     their commits become savepoints. Browser tests, which need real commits, opt out, as do
-    tests marked `own_database` (tests/own_database.py: integrity, roles, backup).
+    tests marked `own_database` (tests/own_database.py: integrity, roles, backup) and
+    `real_commits` (whose other processes must see the data).
     """
-    if request.node.get_closest_marker("browser") or request.node.get_closest_marker(
-        "own_database"
+    if (
+        request.node.get_closest_marker("browser")
+        or request.node.get_closest_marker("own_database")
+        or request.node.get_closest_marker("real_commits")
     ):
         yield
         return
@@ -421,3 +424,47 @@ def make_device(app) -> Callable:
         return device
 
     return _make
+
+
+# --- Web push (tests/test_push.py, test_escalation.py): a local push service on 127.0.0.1 --
+
+
+@pytest.fixture(scope="session")
+def push_service():
+    from tests.push_service import LocalPushService
+
+    with LocalPushService() as service:
+        yield service
+
+
+@pytest.fixture
+def local_push(app, push_service):
+    """The app admits the local push service (HAVEN_PUSH_LOCAL_SERVICE) for this test."""
+    before = app.config["PUSH_LOCAL_SERVICE"]
+    app.config["PUSH_LOCAL_SERVICE"] = push_service.origin
+    yield push_service
+    app.config["PUSH_LOCAL_SERVICE"] = before
+
+
+@pytest.fixture
+def deliver_jobs(run_jobs):
+    """Run what was queued: in-process jobs already ran; with Redis, an rq worker runs them."""
+    return run_jobs
+
+
+@pytest.fixture
+def subscribed(app, local_push):
+    """subscribed(user) -> a new device of `user` at the local push service, registered."""
+
+    def _subscribe(user, name="Test iPad"):
+        from server.push import subscriptions
+
+        device = local_push.device()
+        with app.test_request_context():
+            subscriptions.subscribe(
+                db.session.get(User, user.id), {**device.subscription, "name": name}
+            )
+            db.session.commit()
+        return device
+
+    return _subscribe

@@ -127,6 +127,13 @@ ROUTES: dict[str, Route] = {
     "approvals.decline": Route(
         "POST", "/approvals/999999/decline", frozenset({Role.DSL}), step_up=True, fresh=True
     ),
+    "push.notifications": Route("GET", "/push/notifications", RECORDERS),
+    "push.public_key": Route("GET", "/push/key", RECORDERS),
+    # Bad or missing subscriptions: the route's rule is what is checked here (4xx past it).
+    "push.subscribe": Route("POST", "/push/subscriptions", RECORDERS),
+    "push.unsubscribe": Route("POST", "/push/subscriptions/unsubscribe", RECORDERS),
+    "push.remove": Route("POST", "/push/subscriptions/999999/remove", RECORDERS),
+    "push.send_test": Route("POST", "/push/test", RECORDERS),
     "incidents.new": Route("GET", "/incidents/new", RECORDERS),
     "incidents.form_vocabulary": Route("GET", "/api/incident-form", RECORDERS),
     "incidents.roster": Route("GET", "/api/roster", RECORDERS),

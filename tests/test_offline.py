@@ -602,3 +602,34 @@ def test_the_cli_lists_and_removes_a_lost_ipad(app, runner, make_user, make_devi
     assert row.actor_user_id is None
     unknown = runner.invoke(args=["devices", "list", "nobody@school.example"])
     assert unknown.exit_code == 1
+
+
+def test_removing_a_device_removes_its_notifications_too(
+    app, client, make_user, make_device, sign_in, local_push
+):
+    from server.push.models import PushSubscription
+
+    owner = make_user(Role.STAFF)
+    device = make_device(owner)
+    other_device = make_device(make_user(Role.STAFF))
+    sign_in(owner)
+    browser = local_push.device()
+    sent = {**browser.subscription, "name": "Year 4 iPad", "device_id": device.device_id}
+    assert client.post("/push/subscriptions", json=sent).status_code == 201
+    # Someone else's device id is not taken from the body.
+    stranger = local_push.device()
+    body = {**stranger.subscription, "name": "x", "device_id": other_device.device_id}
+    assert client.post("/push/subscriptions", json=body).status_code == 201
+    with app.app_context():
+        linked = db.session.scalars(sa.select(PushSubscription.device_id)).all()
+        assert sorted(linked, key=str) == sorted([device.device_id, None], key=str)
+    client.post(f"/devices/{device.device_id}/revoke")
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count(PushSubscription.id)).where(
+                    PushSubscription.device_id == device.device_id
+                )
+            )
+            == 0
+        )

@@ -1,7 +1,7 @@
 """workspace: report runs (large exports built by a job), and indexes for the DSL's lists
 
 Revision ID: 0009_workspace
-Revises: 0007_integrity
+Revises: 0008_push
 Create Date: 2026-12-04 12:40:00
 
 """
@@ -13,7 +13,7 @@ import server.database
 
 # revision identifiers, used by Alembic.
 revision = '0009_workspace'
-down_revision = '0007_integrity'
+down_revision = '0008_push'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,5 @@
-"""Alerts: per-recipient inbox rows, who gets them, reading them, and the rules (SPEC §4).
-
-Web push delivery and escalation read the same rows; they belong to a later feature.
+"""Alerts: per-recipient inbox rows, who gets them, reading them, the rules and escalation
+(SPEC §4). Web push (`server.push`) carries the same rows to each subscribed device.
 """
 
 from flask import Blueprint

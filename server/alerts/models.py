@@ -4,8 +4,9 @@
 is a fact appended to `incident_reads` (who, which incident, when) rather than a change to the
 alert: an alert counts as read once its recipient has read its incident at or after the moment
 the alert was made, so a later action's alert stays unread until the incident is read again.
-Delivery to devices (web push, escalation) is a later feature: it reads these rows and keeps
-its own state in its own tables.
+Opening an incident (`incident_openings`) is recorded apart from marking it read, and each
+escalation step (`escalations`) is a row of its own; both are append-only too (0008_push).
+Delivery to devices (`server.push`) keeps its own state in its own tables.
 """
 
 from datetime import datetime
@@ -95,6 +96,40 @@ class Alert(db.Model):
 
     def __repr__(self) -> str:
         return f"<Alert {self.id} user {self.user_id} incident {self.incident_id}>"
+
+
+class IncidentOpening(db.Model):
+    """Someone alerted to an incident opened it: seen, which is not yet "marked as read"."""
+
+    __tablename__ = "incident_openings"
+    __table_args__ = (
+        Index("ix_incident_openings_incident_user", "incident_id", "user_id", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Escalation(db.Model):
+    """One step of escalating an incident no DSL has read (SPEC §4): `dsl`, then `slt`.
+
+    Unique per incident and step, so however many workers look, each step happens once.
+    """
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("incident_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    step: Mapped[str] = mapped_column(String(8))
+    recipients: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    incident: Mapped["Incident"] = relationship()
 
 
 class AlertRule(db.Model):

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import g, has_request_context
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from server.alerts import rules
-from server.alerts.models import Alert, AlertRule, IncidentRead
+from server.alerts.models import Alert, AlertRule, IncidentOpening, IncidentRead
 from server.alerts.rules import Reason, Recipient
 from server.approvals import operations as approvals
 from server.audit.operations import record
@@ -28,6 +28,7 @@ from server.incidents.models import Action, Category, Incident
 from server.incidents.policy import can_view, was_alerted  # noqa: F401 (was_alerted: callers)
 from server.incidents.queries import in_family, sensitive_incident
 from server.pupils.models import Pupil
+from server.push.outbox import queue_for_alerts
 
 INBOX_PAGE_SIZE = 50
 
@@ -219,6 +220,8 @@ def _write_alerts(recipients: Iterable[Recipient], *, incident_id: int, action_i
     ]
     db.session.add_all(alerts)
     db.session.flush()
+    # The outbox: each alert's deliveries commit (or roll back) with the alert itself.
+    queue_for_alerts(alerts)
     return alerts
 
 
@@ -305,8 +308,53 @@ def not_yet_read(incident: Incident) -> list[dict]:
         .group_by(Alert.user_id)
     ).all()
     users = {u.id: u for u in _by_ids(User, [row.user_id for row in rows])}
-    people = [{"user": users[row.user_id], "alerted_at": row.alerted_at} for row in rows]
+    opened = first_openings(incident)
+    people = [
+        {
+            "user": users[row.user_id],
+            "alerted_at": row.alerted_at,
+            "opened_at": opened.get(row.user_id),
+        }
+        for row in rows
+    ]
     return sorted(people, key=lambda item: (item["user"].full_name, item["user"].id))
+
+
+def first_openings(incident: Incident) -> dict[int, datetime]:
+    """{user id: when they first opened the incident} for everyone who has."""
+    rows = db.session.execute(
+        select(IncidentOpening.user_id, func.min(IncidentOpening.opened_at))
+        .where(IncidentOpening.incident_id == incident.id)
+        .group_by(IncidentOpening.user_id)
+    ).all()
+    return {user_id: opened_at for user_id, opened_at in rows}
+
+
+def note_opened(user: User, incident: Incident) -> IncidentOpening | None:
+    """Someone alerted to `incident` opened it: recorded once per alert they have had, so the
+    author and DSL can tell "opened" from "marked as read". Call after the view is allowed."""
+    latest_alert = db.session.scalar(
+        select(func.max(Alert.created_at)).where(
+            Alert.user_id == user.id, Alert.incident_id == incident.id
+        )
+    )
+    if latest_alert is None:
+        return None
+    seen_since = db.session.scalar(
+        select(
+            exists().where(
+                IncidentOpening.user_id == user.id,
+                IncidentOpening.incident_id == incident.id,
+                IncidentOpening.opened_at >= latest_alert,
+            )
+        )
+    )
+    if seen_since:
+        return None
+    opening = IncidentOpening(incident_id=incident.id, user_id=user.id, opened_at=utcnow())
+    db.session.add(opening)
+    db.session.flush()
+    return opening
 
 
 # --- The inbox ----------------------------------------------------------------------------
@@ -334,8 +382,17 @@ class InboxPage:
     pages: int
 
 
+def _danger_first():
+    """Unread urgent and Safeguarding alerts first, then the other unread, then the read."""
+    unread = Alert.read_at.is_(None)
+    urgent = exists().where(Incident.id == Alert.incident_id, Incident.urgent.is_(True))
+    danger = case((and_(unread, or_(urgent, sensitive_incident(Alert.incident_id))), 0), else_=1)
+    return (danger, case((unread, 0), else_=1), Alert.created_at.desc(), Alert.id.desc())
+
+
 def inbox(user: User, *, unread_only: bool = False, family_id: int | None = None, page: int = 1):
-    """The user's alerts, unread first, then newest first."""
+    """The user's alerts: unread urgent and Safeguarding first, then unread, then read; newest
+    first within each."""
     query = _visible_alerts(user)
     if unread_only:
         query = query.where(Alert.read_at.is_(None))
@@ -350,7 +407,7 @@ def inbox(user: User, *, unread_only: bool = False, family_id: int | None = None
             selectinload(Alert.incident).selectinload(Incident.original_categories),
             selectinload(Alert.action),
         )
-        .order_by(Alert.read_at.is_(None).desc(), Alert.created_at.desc(), Alert.id.desc())
+        .order_by(*_danger_first())
         .limit(INBOX_PAGE_SIZE)
         .offset((page - 1) * INBOX_PAGE_SIZE)
     ).all()
@@ -404,7 +461,11 @@ def category_label(incident: Incident, *, family_only_if_sensitive: bool = False
 
 def raised_by(alert: Alert) -> str:
     """Who raised it: the author, or the person they recorded it for."""
-    record_ = alert.action if alert.action is not None else alert.incident
+    return raised_by_incident(alert.action if alert.action is not None else alert.incident)
+
+
+def raised_by_incident(record_) -> str:
+    """Who raised an incident (or action): the author, or the person they recorded it for."""
     if record_.recorded_on_behalf_name:
         return f"{record_.author.full_name} for {record_.recorded_on_behalf_name}"
     return record_.author.full_name

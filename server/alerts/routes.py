@@ -111,3 +111,16 @@ def reason_label(reason: str) -> str:
 @bp.app_template_global()
 def incident_url(incident) -> str:
     return url_for(INCIDENT_PAGE, number=incident.number)
+
+
+@bp.app_template_global()
+def escalation_step_label(step: str) -> str:
+    from server.alerts.escalation import STEP_LABELS
+
+    return STEP_LABELS.get(step, step)
+
+
+@bp.app_template_global()
+def alert_is_danger(alert) -> bool:
+    """Urgent, or in a Safeguarding category: what the inbox puts first while unread."""
+    return bool(alert.incident.urgent or alert.incident.is_sensitive)

@@ -61,6 +61,7 @@ class Reason(StrEnum):
     CHOSEN = "chosen"
     AUTHOR = "author"
     ASSIGNEE = "assignee"
+    ESCALATION = "escalation"  # not alerted by the rules, reached by escalation (SPEC §4)
 
     @property
     def label(self) -> str:
@@ -76,6 +77,7 @@ REASON_LABELS = {
     Reason.CHOSEN: "Chosen by the author",
     Reason.AUTHOR: "Author of the incident",
     Reason.ASSIGNEE: "Assigned the action",
+    Reason.ESCALATION: "Escalated: no DSL had read it",
 }
 
 # Roles a rule may name: everyone who reads incidents, except class teachers as a whole, who

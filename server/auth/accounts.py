@@ -240,6 +240,10 @@ def set_active(user: User, active: bool, *, by: User | None = None) -> None:
     user.active = active
     if not active:
         end_all_sessions(user, "disabled")
+        # Imported here: web push builds on accounts, not the other way round.
+        from server.push.subscriptions import remove_user_subscriptions
+
+        remove_user_subscriptions(user, "account disabled")
     record("user.enabled" if active else "user.disabled", object_type="user", object_id=user.id)
     db.session.flush()
 

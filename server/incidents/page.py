@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from sqlalchemy import select
 
+from server.alerts.escalation import escalations_of
 from server.alerts.operations import not_yet_read, readers
 from server.auth.models import User, UserSession
 from server.extensions import db
@@ -146,6 +147,7 @@ def incident_page(
         "pupil_year": year_label(incident.pupil.year_group),
         "readers": readers(incident) if sees_readers else None,
         "not_read": not_yet_read(incident) if sees_readers else [],
+        "escalations": escalations_of(incident),
         "can_add_action": policy.can_add_action(user, incident, session_row),
         "can_change_status": policy.can_change_status(user, incident, session_row),
         "may_correct": may_correct,

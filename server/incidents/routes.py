@@ -14,7 +14,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from server.alerts.operations import preview_recipients
+from server.alerts.operations import note_opened, preview_recipients
 from server.auth.access import requires
 from server.auth.models import User
 from server.auth.roles import Permission
@@ -120,6 +120,7 @@ def submit():
 @requires(*READS_INCIDENTS)  # which incident: policy.py
 def show(number: int):
     incident, _access = operations.open_incident(_me(), number)
+    note_opened(_me(), incident)
     context = page.incident_page(_me(), incident, g.get("user_session"))
     db.session.commit()
     return render_template("incidents/show.html", **context)

@@ -21,6 +21,7 @@ from server.clock import utcnow
 from server.extensions import db
 from server.offline.errors import OfflineRefused
 from server.offline.models import Device
+from server.push.subscriptions import remove_device_subscriptions
 
 MAX_ACTIVE_DEVICES = 20
 MAX_NAME_CHARS = 60
@@ -122,6 +123,7 @@ def revoke_device(actor: User | None, device: Device) -> None:
         return
     device.revoked_at = utcnow()
     device.revoked_by_id = actor.id if actor is not None else None
+    remove_device_subscriptions(device.id)  # a lost iPad stops receiving notifications too
     record(
         "device.revoked",
         object_type="device",

@@ -61,7 +61,9 @@ def test_blank_screen_keeps_unsent_work_on_the_add_incident_page(page, live_serv
     account = page.get_by_label("Account", exact=False).first
     account.fill("Said at lunch: 'I don't want to go home tonight.'")
 
-    page.get_by_role("button", name="Blank screen").click()
+    # The cover shows at once; the server's lock follows in a request of its own.
+    with page.expect_response(lambda response: response.url.endswith("/auth/blank")):
+        page.get_by_role("button", name="Blank screen").click()
     cover = page.locator("#blank-cover")
     expect(cover.get_by_role("heading", name="Screen blanked")).to_be_visible()
     expect(account).to_be_hidden()
