@@ -164,11 +164,15 @@ def revoke_for_user(user_id: int, device_id: int):
 
 
 def _sealed_parts() -> tuple[str | None, bytes]:
-    """The envelope and the sealed bytes of a multipart body, reading no more than allowed."""
+    """The envelope and the sealed bytes of a multipart body, reading no more than allowed.
+
+    Only a form may be as large as an incident with its files; anything else keeps the
+    application's limit, so an oversize body of another kind is refused (413) unread."""
+    if request.mimetype != "multipart/form-data":
+        request.get_data()  # under the default limit: too large is 413, as everywhere
+        raise OfflineRefused("Send the outbox entry as a form.", "malformed", 400)
     request.max_content_length = MAX_FILES * MAX_FILE_BYTES + 2 * 1024 * 1024
     request.max_form_memory_size = 64 * 1024
-    if request.mimetype != "multipart/form-data":
-        raise OfflineRefused("Send the outbox entry as a form.", "malformed", 400)
     sealed = request.files.get("sealed")
     return request.form.get("envelope"), sealed.stream.read() if sealed else b""
 
