@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from server.auth.roles import Permission, Role
 from server.clock import to_local
+from server.incidents.models import EVENT_LABELS, STATUS_LABELS
 
 
 def format_moment(moment: datetime | None) -> str:
@@ -23,7 +24,13 @@ def format_day(day: date | None) -> str:
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["moment"] = format_moment
     app.jinja_env.filters["day"] = format_day
-    app.jinja_env.globals.update(Permission=Permission, Role=Role)
+    app.jinja_env.globals.update(
+        Permission=Permission,
+        Role=Role,
+        # "Referred" is how lists show an open incident with an outside agency.
+        status_labels={**STATUS_LABELS, "referred": "Referred"},
+        event_labels=EVENT_LABELS,
+    )
 
     @app.context_processor
     def school_context():

@@ -1,5 +1,6 @@
 """After submission (SPEC §3): actions, status events and dsl corrections, all appended."""
 
+import re
 from datetime import date, timedelta
 
 import flask
@@ -229,6 +230,144 @@ def test_closing_twice_is_refused(app, school, record_incident):
         change_status(slt, incident, "closed", "Done.")
         with pytest.raises(IncidentRefused):
             change_status(slt, incident, "closed", "Done again.")
+
+
+# --- Monitoring: an open concern being watched ---------------------------------------------
+
+
+def _event_and_audit_rows(app) -> tuple[int, int]:
+    return rows(app, IncidentEvent), rows(app, AuditEvent)
+
+
+def test_monitoring_is_entered_from_open_and_left_by_closing_or_stopping(
+    app, school, record_incident
+):
+    first = record_incident(school.staff, school.ada)
+    second = record_incident(school.staff, school.ada)
+    with app.test_request_context():
+        slt = db.session.get(User, school.slt.id)
+        incident = incident_by_number(first)
+        steps = [
+            ("monitoring", "Watch for a month.", "monitoring"),
+            ("monitoring_ended", "New concern raised: needs action.", "open"),
+            ("monitoring", "Calmer again; watching.", "monitoring"),
+            ("closed", "A month without concern.", "closed"),
+            ("reopened", "It happened again.", "open"),
+        ]
+        for kind, note, status in steps:
+            event = change_status(slt, incident, kind, note)
+            assert (event.kind, event.note, incident.status) == (kind, note, status)
+        other = incident_by_number(second)
+        change_status(slt, other, "monitoring", "Watching.")
+        change_status(slt, other, "no_further_action", "Nothing more to do.")
+        assert other.status == "no_further_action"
+        db.session.commit()
+    assert audit_actions(app).count("incident.status_changed") == 7
+
+
+MONITORING_REFUSALS = [
+    # (changes that lead there, the change refused, what the refusal says)
+    ([], "monitoring_ended", "This incident is not being monitored."),
+    (["monitoring"], "monitoring", "This incident is already being monitored."),
+    (["monitoring"], "reopened", "choose Stop monitoring instead"),
+    (["closed"], "monitoring", "reopen it before monitoring it"),
+    (["no_further_action"], "monitoring", "reopen it first"),
+    (["closed"], "monitoring_ended", "This incident is not being monitored."),
+    (["monitoring", "closed"], "monitoring_ended", "This incident is not being monitored."),
+]
+
+
+@pytest.mark.parametrize("before, kind, message", MONITORING_REFUSALS)
+def test_monitoring_changes_that_do_not_apply_are_refused_and_write_nothing(
+    app, school, record_incident, before, kind, message
+):
+    number = record_incident(school.staff, school.ada)
+    with app.test_request_context():
+        slt = db.session.get(User, school.slt.id)
+        incident = incident_by_number(number)
+        for earlier in before:
+            change_status(slt, incident, earlier, "Earlier.")
+        db.session.commit()
+        status = incident.status
+    counted = _event_and_audit_rows(app)
+    with app.test_request_context():
+        incident = incident_by_number(number)
+        with pytest.raises(IncidentRefused) as refused:
+            change_status(db.session.get(User, school.slt.id), incident, kind, "Try it.")
+        assert message in refused.value.message
+        assert refused.value.fields == {"kind": refused.value.message}
+        db.session.commit()
+        assert incident_by_number(number).status == status
+    assert _event_and_audit_rows(app) == counted
+
+
+def _status_choices(page: str) -> list[str]:
+    form = page.split("<h3>Change status</h3>")[1].split("</form>")[0]
+    return re.findall(r'<input [^>]*name="kind"[^>]*type="radio" value="([^"]+)"', form)
+
+
+def test_the_status_form_offers_only_the_changes_that_apply(
+    app, client, sign_in, school, record_incident
+):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.pastoral)
+    page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    assert _status_choices(page) == ["closed", "no_further_action", "monitoring"]
+    response = client.post(
+        f"/incidents/{number}/status", data={"kind": "monitoring", "note": "Watch at lunchtimes."}
+    )
+    assert response.status_code == 302
+    page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    assert 'data-status="monitoring"' in page and "Monitoring started" in page
+    assert "Watch at lunchtimes." in page
+    assert _status_choices(page) == ["closed", "no_further_action", "monitoring_ended"]
+    assert "Stop monitoring (back to open)" in page
+    client.post(f"/incidents/{number}/status", data={"kind": "closed", "note": "All well."})
+    page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    assert _status_choices(page) == ["reopened"]
+    assert rows(app, IncidentEvent) == 2
+    assert audit_actions(app).count("incident.status_changed") == 2
+
+
+def test_stopping_monitoring_through_the_page_returns_the_incident_to_open(
+    app, client, sign_in, school, record_incident
+):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.slt)
+    client.post(f"/incidents/{number}/status", data={"kind": "monitoring", "note": "Watch."})
+    response = client.post(
+        f"/incidents/{number}/status", data={"kind": "monitoring_ended", "note": "Needs action."}
+    )
+    assert response.status_code == 302
+    page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    assert 'data-status="open"' in page and "Monitoring stopped" in page
+    with app.test_request_context():
+        assert incident_by_number(number).status == "open"
+
+
+@pytest.mark.parametrize("json", [True, False], ids=["json", "page"])
+def test_a_refused_monitoring_change_over_http_says_why_and_writes_nothing(
+    app, client, sign_in, school, record_incident, json
+):
+    number = record_incident(school.staff, school.ada)
+    sign_in(school.slt)
+    client.post(f"/incidents/{number}/status", data={"kind": "monitoring", "note": "Watch."})
+    events, audited = rows(app, IncidentEvent), audit_actions(app)
+    response = client.post(
+        f"/incidents/{number}/status",
+        data={"kind": "reopened", "note": "Reopen it."},
+        headers=JSON if json else {},
+    )
+    assert response.status_code == 422
+    if json:
+        assert "choose Stop monitoring instead" in response.get_json()["fields"]["kind"]
+    else:
+        page = response.get_data(as_text=True)
+        assert "choose Stop monitoring instead" in page
+        assert _status_choices(page) == ["closed", "no_further_action", "monitoring_ended"]
+    assert rows(app, IncidentEvent) == events
+    # Showing the page again is a view of the record, audited as such; no change was written.
+    assert audit_actions(app)[len(audited) :] == ([] if json else ["incident.viewed"])
 
 
 def test_status_needs_sight_of_the_incident(client, sign_in, school, make_user, record_incident):

@@ -228,6 +228,24 @@ def test_filters_by_category_dates_author_and_status(client, sign_in, step_up, s
     }
 
 
+def test_filters_by_monitoring_status(app, client, sign_in, step_up, story):
+    n = story.numbers
+    with app.test_request_context():
+        flask.g.user_session = _stepped_up()
+        change_status(_user(story.dsl), _incident(n["sensitive"]), "monitoring", "Watch her.")
+        db.session.commit()
+    sign_in(story.dsl)
+    step_up()
+    assert _filtered(client, story, status="monitoring") == {n["sensitive"]}
+    assert _filtered(client, story, status="open") == {n["recategorised"], n["linked"]}
+    page = client.get(f"/pupils/{story.ada}", query_string={"status": "monitoring"}).get_data(
+        as_text=True
+    )
+    assert '<option value="monitoring" selected>Monitoring</option>' in page
+    assert 'data-status="monitoring">Monitoring</span>' in page
+    assert "Monitoring started" in page and "Watch her." in page
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -423,6 +441,34 @@ def test_the_visibility_policy_does_not_depend_on_the_alerts_feature():
     from server.alerts import operations as alert_operations
 
     assert alert_operations.can_view is policy.can_view
+
+
+def test_the_sql_form_of_status_agrees_through_monitoring(app, story):
+    from server.incidents.queries import current_status
+
+    n = story.numbers
+    with app.test_request_context():
+        flask.g.user_session = _stepped_up()
+        dsl = _user(story.dsl)
+        change_status(dsl, _incident(n["linked"]), "monitoring", "Watch.")
+        change_status(dsl, _incident(n["ben_only"]), "monitoring", "Watch.")
+        change_status(dsl, _incident(n["ben_only"]), "monitoring_ended", "Act now.")
+        change_status(dsl, _incident(n["sensitive"]), "monitoring", "Watch.")
+        change_status(dsl, _incident(n["sensitive"]), "no_further_action", "Settled.")
+        db.session.commit()
+        expected = {
+            n["linked"]: "monitoring",
+            n["ben_only"]: "open",
+            n["sensitive"]: "no_further_action",
+            n["ordinary"]: "closed",
+            n["recategorised"]: "open",
+        }
+        for number, status in expected.items():
+            incident = _incident(number)
+            in_sql = db.session.scalar(
+                sa.select(current_status(Incident.id)).where(Incident.id == incident.id)
+            )
+            assert (in_sql, incident.status) == (status, status), number
 
 
 def test_the_sql_forms_of_status_and_categories_agree_with_the_records(app, story):

@@ -188,6 +188,24 @@ def test_the_case_conference_page_has_the_summary_and_body_map(client, sign_in, 
     assert "Ben Marsh and Cara Lin pushed her" in page  # names shown as asked
 
 
+def test_a_monitored_incident_shows_as_monitoring_with_its_actions_still_open(
+    client, sign_in, step_up, case, app
+):
+    with app.test_request_context():
+        flask.g.user_session = _stepped_up()
+        change_status(_user(case.dsl), _incident(case.injury), "monitoring", "Watch weekly.")
+        db.session.commit()
+    sign_in(case.dsl)
+    step_up()
+    page = client.get(f"/reports/pupils/{case.ada}/case-conference?names=shown").get_data(
+        as_text=True
+    )
+    by_status = page.split("<h3>By status</h3>")[1].split("</table>")[0]
+    assert "<td>Monitoring</td>" in by_status and "Referred" not in by_status
+    assert "Speak to Cara Lin" in page and "15 Jan 2027" in page  # still an open action
+    assert "Monitoring started" in page  # the chronology's line for the change
+
+
 def test_the_case_conference_pdf_hides_other_pupils_names(client, sign_in, step_up, case, app):
     sign_in(case.dsl)
     step_up()
@@ -470,6 +488,35 @@ def test_inspection_lists_referrals_with_status_and_outcome(
     text = _pdf_text(client.post("/reports/inspection", data=args | {"format": "pdf"}).data)
     assert "Inspection report" in text and "Strategy meeting held." in text
     assert "Marsh" not in text and "Quill" not in text
+
+
+def test_inspection_shows_a_monitored_referral_with_its_monitoring_note(
+    client, sign_in, step_up, school, record_incident, app
+):
+    mash = school.vocabulary["Children's social care / MASH"]
+    with time_machine.travel(_at(2025, 10, 1), tick=False):
+        watched = record_incident(school.teacher, school.ada, agency_ids=[mash])
+        stopped = record_incident(school.staff, school.ben, agency_ids=[mash])
+    with time_machine.travel(_at(2025, 10, 3), tick=False), app.test_request_context():
+        flask.g.user_session = _stepped_up()
+        dsl = _user(school.dsl)
+        change_status(dsl, _incident(watched), "monitoring", "MASH advice: monitor weekly.")
+        add_action(dsl, _incident(stopped), "Strategy discussion booked.")
+        change_status(dsl, _incident(stopped), "monitoring", "Watching at lunchtimes.")
+        change_status(dsl, _incident(stopped), "monitoring_ended", "New disclosure: acting.")
+        db.session.commit()
+    sign_in(school.dsl)
+    step_up()
+    args = {"period": "dates", "from": "2025-09-01", "to": "2025-10-31", "names": "initials"}
+    csv_text = client.post("/reports/inspection", data=args | {"format": "csv"}).data
+    lines = csv_text.decode("utf-8-sig").splitlines()
+    assert lines[1:] == [
+        f"#{watched},2025-10-01,A.Q.,Behaviour,Children's social care / MASH,Carl Teacher,"
+        "Monitoring,MASH advice: monitor weekly.",
+        # Back to open: the note that ended monitoring is no outcome; the watching note is.
+        f"#{stopped},2025-10-01,B.M.,Behaviour,Children's social care / MASH,"
+        "Tess Assistant,Open,Watching at lunchtimes.",
+    ]
 
 
 def test_school_reports_are_for_reporters_only(client, sign_in, step_up, school):

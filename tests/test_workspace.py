@@ -100,7 +100,13 @@ def test_the_dsls_unread_urgent_and_safeguarding_come_first(app, caseload):
 
 def test_incidents_by_status_with_counts(app, caseload):
     work = _work(app, caseload.dsl)
-    assert work.status_counts == {"open": 3, "referred": 1, "closed": 1, "no_further_action": 1}
+    assert work.status_counts == {
+        "open": 3,
+        "monitoring": 0,
+        "referred": 1,
+        "closed": 1,
+        "no_further_action": 1,
+    }
     n = caseload.n
     assert [i.number for i in work.by_status] == [n["urgent"], n["sensitive"], n["ordinary"]]
     referred = _work(app, caseload.dsl, status="referred")
@@ -140,18 +146,36 @@ def test_half_terms():
 def test_a_class_teacher_sees_their_class_and_nothing_sensitive(app, caseload):
     work = _work(app, caseload.teacher)
     n = caseload.n
-    assert work.status_counts == {"open": 2, "referred": 0, "closed": 1, "no_further_action": 0}
+    assert work.status_counts == {
+        "open": 2,
+        "monitoring": 0,
+        "referred": 0,
+        "closed": 1,
+        "no_further_action": 0,
+    }
     assert [pupil.id for pupil, _ in work.top_pupils] == [caseload.ada]
     other = _work(app, caseload.other_teacher)
     # Ben's class: the referral and the one they wrote; never the Safeguarding incident.
-    assert other.status_counts == {"open": 0, "referred": 1, "closed": 0, "no_further_action": 1}
+    assert other.status_counts == {
+        "open": 0,
+        "monitoring": 0,
+        "referred": 1,
+        "closed": 0,
+        "no_further_action": 1,
+    }
     assert n["sensitive"] not in {i.number for i in other.unread_priority}
 
 
 def test_without_step_up_only_what_one_wrote_or_was_alerted_to(app, caseload):
     work = _work(app, caseload.other_teacher, unlocked=False)
     # Alerted to Ben's referral (their class) and author of the "no further action" one.
-    assert work.status_counts == {"open": 0, "referred": 1, "closed": 0, "no_further_action": 1}
+    assert work.status_counts == {
+        "open": 0,
+        "monitoring": 0,
+        "referred": 1,
+        "closed": 0,
+        "no_further_action": 1,
+    }
 
 
 def test_the_home_page_shows_the_lists(client, sign_in, step_up, caseload):
@@ -162,6 +186,49 @@ def test_the_home_page_shows_the_lists(client, sign_in, step_up, caseload):
     assert f'href="/incidents/{caseload.n["urgent"]}"' in page
     assert "Open (3)" in page and "Referred (1)" in page
     assert "Call the family." in page and f'href="/pupils/{caseload.ada}"' in page
+
+
+def _change(app, caseload, name, kind, note="Noted."):
+    with app.test_request_context():
+        flask.g.user_session = _stepped_up()
+        change_status(_user(caseload.dsl), _incident(caseload.n[name]), kind, note)
+        db.session.commit()
+
+
+def test_monitored_incidents_are_counted_listed_and_their_actions_can_be_overdue(app, caseload):
+    n = caseload.n
+    _change(app, caseload, "ordinary", "monitoring")
+    _change(app, caseload, "referred", "monitoring")
+    work = _work(app, caseload.dsl, status="monitoring")
+    # A monitored referral counts as monitoring: the dsl chose to watch it.
+    assert work.status_counts == {
+        "open": 2,
+        "monitoring": 2,
+        "referred": 0,
+        "closed": 1,
+        "no_further_action": 1,
+    }
+    assert [i.number for i in work.by_status] == [n["ordinary"], n["referred"]]  # oldest first
+    assert [a.text for a in work.overdue] == ["Call the family."]
+    _change(app, caseload, "ordinary", "monitoring_ended")
+    work = _work(app, caseload.dsl, status="monitoring")
+    assert (work.status_counts["open"], work.status_counts["monitoring"]) == (3, 1)
+    assert [a.text for a in work.overdue] == ["Call the family."]
+    _change(app, caseload, "ordinary", "monitoring")
+    _change(app, caseload, "ordinary", "closed")
+    assert _work(app, caseload.dsl).overdue == []
+
+
+def test_the_home_page_lists_monitored_incidents(client, sign_in, step_up, app, caseload):
+    _change(app, caseload, "ordinary", "monitoring")
+    sign_in(caseload.dsl)
+    step_up()
+    page = client.get("/", query_string={"status": "monitoring"}).get_data(as_text=True)
+    assert "Open (2)" in page and "Monitoring (1)" in page and "Referred (1)" in page
+    listed = page.split('id="status-heading"')[1].split("</section>")[0]
+    assert f'href="/incidents/{caseload.n["ordinary"]}"' in listed
+    assert f'href="/incidents/{caseload.n["urgent"]}"' not in listed
+    assert "Call the family." in page  # its overdue action
 
 
 def test_the_office_sees_no_incident_lists(client, sign_in, caseload):

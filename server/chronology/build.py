@@ -17,6 +17,7 @@ from server.clock import start_of_day
 from server.extensions import db
 from server.incidents import policy
 from server.incidents.models import (
+    EVENT_LABELS,
     STATUS_KINDS,
     Action,
     Category,
@@ -29,8 +30,10 @@ from server.incidents.queries import current_status, in_family
 from server.pupils.models import Pupil
 
 # The statuses a reader can filter by; "referred" is an open incident with an outside agency.
+# A monitored incident stays "monitoring" whatever its agencies: the DSL chose to watch it.
 STATUS_FILTERS = {
     "open": "Open",
+    "monitoring": "Monitoring",
     "referred": "Referred (open, with an agency)",
     "closed": "Closed",
     "no_further_action": "No further action",
@@ -39,11 +42,8 @@ STATUS_FILTERS = {
 KIND_LABELS = {
     "incident": "Incident",
     "action": "Action",
-    "closed": "Closed",
-    "reopened": "Reopened",
-    "no_further_action": "No further action",
+    **EVENT_LABELS,
     "entered_in_error": "Entered in error",
-    "recategorised": "Re-categorised",
 }
 
 

@@ -20,8 +20,8 @@ from server.chronology.build import STATUS_FILTERS, status_matches
 from server.clock import school_today, start_of_day, utcnow
 from server.extensions import db
 from server.incidents import policy
-from server.incidents.models import Action, Category, Incident
-from server.incidents.queries import entered_in_error, sensitive_incident
+from server.incidents.models import ACTIVE_STATUSES, Action, Category, Incident
+from server.incidents.queries import current_status, entered_in_error, sensitive_incident
 from server.pupils.models import Pupil
 
 LIST_LENGTH = 15
@@ -81,7 +81,8 @@ def status_counts(visible) -> dict[str, int]:
 
 def incidents_with_status(visible, status: str) -> list[Incident]:
     # Open work oldest first (the longest waiting); finished work newest first.
-    order = Incident.created_at if status in ("open", "referred") else Incident.created_at.desc()
+    waiting = status in (*ACTIVE_STATUSES, "referred")
+    order = Incident.created_at if waiting else Incident.created_at.desc()
     query = (
         select(Incident)
         .where(visible, status_matches(status))
@@ -107,10 +108,11 @@ def assigned_to(user: User, visible) -> list[Action]:
 
 
 def overdue(visible, today: date) -> list[Action]:
-    """Actions whose due date has passed on incidents still open (an outcome closes them)."""
+    """Actions whose due date has passed on incidents still open or monitored (an outcome
+    closes them)."""
     query = (
         _actions(visible)
-        .where(Action.due_on < today, status_matches("open") | status_matches("referred"))
+        .where(Action.due_on < today, current_status(Incident.id).in_(ACTIVE_STATUSES))
         .order_by(Action.due_on, Action.id)
     )
     return list(db.session.scalars(query.limit(LIST_LENGTH)))

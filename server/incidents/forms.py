@@ -34,6 +34,8 @@ class StatusForm(FlaskForm):
         choices=[
             SelectChoice("closed", "Close"),
             SelectChoice("no_further_action", "No further action"),
+            SelectChoice("monitoring", "Monitor: keep it open and watch"),
+            SelectChoice("monitoring_ended", "Stop monitoring (back to open)"),
             SelectChoice("reopened", "Reopen"),
         ],
         validators=[DataRequired("Choose a status.")],
@@ -41,6 +43,13 @@ class StatusForm(FlaskForm):
     note = TextAreaField(
         "Note", validators=[DataRequired("Write a note saying why."), Length(max=20_000)]
     )
+
+
+def status_form(applicable: list[str], formdata=None) -> StatusForm:
+    """The status form offering only the changes that apply to the incident now."""
+    form = StatusForm(formdata=formdata)
+    form.kind.choices = [choice for choice in form.kind.choices if choice.value in applicable]
+    return form
 
 
 class CorrectionForm(FlaskForm):

@@ -68,7 +68,33 @@ PARENTS_CONTACTED = ("yes", "no", "not_yet")
 MEDICAL_ATTENTION = ("yes", "no", "not_needed")
 BODY_SIDES = ("front", "back")
 BODY_MARK_KINDS = ("bruise", "cut", "burn", "mark", "other")
-STATUS_KINDS = ("closed", "reopened", "no_further_action")
+# Each status event and the status it leaves the incident in. "monitoring" is an open concern
+# being watched; stopping monitoring, like reopening, returns it to "open".
+STATUS_AFTER = {
+    "closed": "closed",
+    "reopened": "open",
+    "no_further_action": "no_further_action",
+    "monitoring": "monitoring",
+    "monitoring_ended": "open",
+}
+STATUS_KINDS = tuple(STATUS_AFTER)
+STATUS_LABELS = {
+    "open": "Open",
+    "monitoring": "Monitoring",
+    "closed": "Closed",
+    "no_further_action": "No further action",
+}
+# Work on an incident in these statuses is still outstanding (lists, overdue actions).
+ACTIVE_STATUSES = ("open", "monitoring")
+EVENT_LABELS = {
+    "closed": "Closed",
+    "reopened": "Reopened",
+    "no_further_action": "No further action",
+    "monitoring": "Monitoring started",
+    "monitoring_ended": "Monitoring stopped",
+    "entered_in_error": "Marked as entered in error",
+    "recategorised": "Re-categorised",
+}
 CORRECTION_KINDS = ("entered_in_error", "recategorised")
 EVENT_KINDS = STATUS_KINDS + CORRECTION_KINDS
 
@@ -174,10 +200,10 @@ class Incident(db.Model):
 
     @property
     def status(self) -> str:
-        """`open`, `closed` or `no_further_action`, from the latest status event."""
+        """A key of `STATUS_LABELS`, from the latest status event."""
         for event in reversed(self.events):
-            if event.kind in STATUS_KINDS:
-                return "open" if event.kind == "reopened" else event.kind
+            if event.kind in STATUS_AFTER:
+                return STATUS_AFTER[event.kind]
         return "open"
 
     @property

@@ -167,15 +167,36 @@ def add_action(
 
 
 _STATUS_ALLOWED_FROM = {
-    "closed": {"open"},
-    "no_further_action": {"open"},
+    "closed": {"open", "monitoring"},
+    "no_further_action": {"open", "monitoring"},
+    "monitoring": {"open"},
+    "monitoring_ended": {"monitoring"},
     "reopened": {"closed", "no_further_action"},
 }
 _STATUS_REFUSALS = {
     "closed": "This incident is not open, so it cannot be closed.",
     "no_further_action": "This incident is not open.",
     "reopened": "This incident is already open.",
+    "monitoring_ended": "This incident is not being monitored.",
 }
+_MONITORING_REFUSALS = {
+    "monitoring": "This incident is already being monitored.",
+    "closed": "This incident is closed: reopen it before monitoring it.",
+    "no_further_action": "This incident is marked no further action: reopen it first.",
+}
+
+
+def status_changes(incident: Incident) -> list[str]:
+    """The status events that apply to the incident now, in the order the page offers them."""
+    return [kind for kind in STATUS_KINDS if incident.status in _STATUS_ALLOWED_FROM[kind]]
+
+
+def _status_refusal(kind: str, status: str) -> str:
+    if kind == "monitoring":
+        return _MONITORING_REFUSALS[status]
+    if kind == "reopened" and status == "monitoring":
+        return "This incident is open and being monitored: choose Stop monitoring instead."
+    return _STATUS_REFUSALS[kind]
 
 
 def change_status(user: User, incident: Incident, kind: str, note: str) -> IncidentEvent:
@@ -188,7 +209,8 @@ def change_status(user: User, incident: Incident, kind: str, note: str) -> Incid
     if len(note) > MAX_NOTE_CHARS:
         raise IncidentRefused("The note is too long.", {"note": "The note is too long."})
     if incident.status not in _STATUS_ALLOWED_FROM[kind]:
-        raise IncidentRefused(_STATUS_REFUSALS[kind], {"kind": _STATUS_REFUSALS[kind]})
+        message = _status_refusal(kind, incident.status)
+        raise IncidentRefused(message, {"kind": message})
     return _append_event(user, incident, kind, note, "incident.status_changed")
 
 

@@ -15,8 +15,9 @@ from server.ids import parse_ids
 from server.incidents import policy
 from server.incidents.errors import IncidentRefused
 from server.incidents.files import MAX_FILE_BYTES, Upload
-from server.incidents.forms import StatusForm, action_form, correction_form
+from server.incidents.forms import action_form, correction_form, status_form
 from server.incidents.models import STATUS_KINDS, Category, Incident
+from server.incidents.operations import status_changes
 from server.pupils.models import year_label
 
 
@@ -173,7 +174,7 @@ def _forms(incident: Incident, categories, refused) -> dict:
 
     forms = {
         "action_form": action_form(assignable_staff(incident), formdata("action_form")),
-        "status_form": StatusForm(formdata=formdata("status_form")),
+        "status_form": status_form(status_changes(incident), formdata("status_form")),
         "correction_form": correction_form(
             sorted(categories, key=lambda c: c.full_name), incident, formdata("correction_form")
         ),

@@ -6,6 +6,7 @@ incident: its current categories (as `Incident.categories` reads them) and its s
 from sqlalchemy import case, exists, func, select, union_all
 
 from server.incidents.models import (
+    STATUS_AFTER,
     STATUS_KINDS,
     Category,
     IncidentEvent,
@@ -54,7 +55,7 @@ def entered_in_error(incident_id):
 
 
 def current_status(incident_id):
-    """SQL: `open`, `closed` or `no_further_action`, as `Incident.status` reads it."""
+    """SQL: the status, a key of `STATUS_LABELS`, as `Incident.status` reads it."""
     latest_kind = (
         select(IncidentEvent.kind)
         .where(IncidentEvent.incident_id == incident_id, IncidentEvent.kind.in_(STATUS_KINDS))
@@ -63,9 +64,7 @@ def current_status(incident_id):
         .correlate_except(IncidentEvent)
         .scalar_subquery()
     )
-    return case(
-        (latest_kind.is_(None), "open"), (latest_kind == "reopened", "open"), else_=latest_kind
-    )
+    return case(STATUS_AFTER, value=latest_kind, else_="open")
 
 
 def current_categories():

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from server.chronology.build import Chronology, display_status
+from server.incidents.models import ACTIVE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,7 @@ class Summary:
     by_category: list[tuple[str, int]]
     by_status: list[tuple[str, int]]
     agencies: list[str]
-    open_actions: list  # actions with an assignee or a due date, on incidents still open
+    open_actions: list  # actions with an assignee or a due date, on incidents open or monitored
 
 
 def summarise(chronology: Chronology) -> Summary:
@@ -26,7 +27,7 @@ def summarise(chronology: Chronology) -> Summary:
     open_actions = [
         action
         for incident in chronology.incidents
-        if incident.status == "open"
+        if incident.status in ACTIVE_STATUSES
         for action in incident.actions
         if action.assignee_id is not None or action.due_on is not None
     ]

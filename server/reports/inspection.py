@@ -13,7 +13,8 @@ from sqlalchemy.orm import subqueryload
 from server.clock import to_local
 from server.extensions import db
 from server.incidents.models import (
-    STATUS_KINDS,
+    STATUS_AFTER,
+    STATUS_LABELS,
     Category,
     Incident,
     IncidentEvent,
@@ -21,8 +22,6 @@ from server.incidents.models import (
 )
 from server.incidents.queries import entered_in_error
 from server.reports.periods import Period
-
-STATUS_LABELS = {"open": "Open", "closed": "Closed", "no_further_action": "No further action"}
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,10 @@ class Referral:
 
     @property
     def outcome(self) -> str:
-        """The closing note, or else the latest action, or else nothing yet."""
+        """The note of the latest closing or monitoring, or else the latest action, or else
+        nothing yet. A note that returned the incident to open is no outcome."""
         for event in reversed(self.incident.events):
-            if event.kind in STATUS_KINDS and event.kind != "reopened" and event.note:
+            if STATUS_AFTER.get(event.kind, "open") != "open" and event.note:
                 return event.note
         if self.incident.actions:
             return self.incident.actions[-1].text
