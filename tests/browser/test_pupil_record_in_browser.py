@@ -126,9 +126,11 @@ def test_find_a_pupil_filter_the_chronology_and_download_the_case_conference_pdf
         # Find a pupil: review asks for the passkey, then the type-ahead finds her.
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Pupils").click()
         page.get_by_role("button", name="Use my passkey").click()
-        expect(page.get_by_role("heading", name="Find a pupil")).to_be_visible()
+        # The first signed-in pages also set this device up for offline use (a few requests):
+        # on a loaded machine that can take a while, so wait longer than the default here.
+        expect(page.get_by_role("heading", name="Find a pupil")).to_be_visible(timeout=20_000)
         page.get_by_label("Name or UPN").fill(name.split()[1][:6])
-        page.get_by_role("link", name=name).click()
+        page.get_by_role("link", name=name).click(timeout=20_000)
         expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
         entries = page.locator(".chronology-entry[data-kind=incident]")
         expect(entries).to_have_count(3)
