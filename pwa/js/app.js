@@ -218,5 +218,6 @@ guardSignOut();
 listenForTriggers();
 showOutboxCount();
 replay(true);
-prepareOffline();
+// After the page's own first requests: setting the device up must not slow what was asked for.
+setTimeout(prepareOffline, 1500);
 document.documentElement.dataset.app = 'ready';
