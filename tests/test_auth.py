@@ -481,3 +481,25 @@ def test_the_right_current_password_still_changes_it(app, client, make_user, sig
     assert change_password(client, "Not-It-At-All-1!").status_code == 422
     assert change_password(client, DEFAULT_PASSWORD).status_code == 302
     assert post_sign_in(app.test_client(), user.email, NEW_PASSWORD).status_code == 302
+
+
+def test_a_request_with_a_replaced_token_does_not_sign_the_person_out(
+    app, client, make_user, sign_in
+):
+    """Step-up replaces the session's token; a request still on its way with the old one must
+    not clear the cookie in its answer (that would sign the person out on the new token)."""
+    from server.auth.sessions import SESSION_TOKEN_KEY, token_digest
+
+    user = make_user(Role.STAFF)
+    sign_in(user)
+    with client.session_transaction() as cookie:
+        old_token = cookie[SESSION_TOKEN_KEY]
+    with app.app_context():
+        row = db.session.scalar(
+            select(UserSession).where(UserSession.token_hash == token_digest(old_token))
+        )
+        row.token_hash = token_digest("a-new-token-from-step-up")
+        db.session.commit()
+    response = client.get("/auth/session", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert "Set-Cookie" not in response.headers  # the browser keeps whatever cookie it has now

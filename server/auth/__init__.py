@@ -1,6 +1,7 @@
 """Accounts, sign-in, server-side sessions, password reset, blank screen and permissions."""
 
 from flask import Blueprint, flash, g, jsonify, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 
 from server.auth import sessions
 from server.auth.access import enforce_session_state
@@ -21,7 +22,12 @@ def load_session() -> None:
     """before_request: find the live server-side session behind the cookie, if any."""
     row, ended_because = sessions.resolve_session()
     g.user_session = row
-    if ended_because is not None:
+    # An unknown token is most often one that step-up has just replaced while another request
+    # was on its way: any cookie in that answer (cleared, or the old one refreshed) would land
+    # after the new one and sign the person out. That answer sets no cookie at all.
+    if ended_because == "unknown":
+        g.stale_session_token = True
+    elif ended_because is not None:
         db.session.commit()
         session.clear()
         message = SIGNED_OUT_MESSAGES.get(ended_because)
@@ -42,7 +48,18 @@ def _unauthorised():
     return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
 
 
+class HavenSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, except that an answer to a request with a replaced token does not
+    send the cookie back unless the request itself changed it (signing in anew does)."""
+
+    def should_set_cookie(self, app, session) -> bool:
+        if g.get("stale_session_token") and not session.modified:
+            return False
+        return super().should_set_cookie(app, session)
+
+
 def init_auth(app) -> None:
+    app.session_interface = HavenSessionInterface()
     login_manager.init_app(app)
     login_manager.session_protection = None  # the server-side session does this job
     app.before_request(load_session)

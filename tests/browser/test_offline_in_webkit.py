@@ -116,7 +116,7 @@ def webkit(display, tmp_path, monkeypatch):
     driver.quit()
 
 
-def wait_until(condition, timeout=30.0, message="condition"):
+def wait_until(condition, timeout=60.0, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
