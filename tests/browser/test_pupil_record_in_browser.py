@@ -126,6 +126,7 @@ def test_find_a_pupil_filter_the_chronology_and_download_the_case_conference_pdf
 
         # Find a pupil: review asks for the passkey, then the type-ahead finds her.
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Pupils").click()
+        page.wait_for_load_state("networkidle")  # the passkey script is wired before the tap
         page.get_by_role("button", name="Use my passkey").click()
         # The first signed-in pages also set this device up for offline use (a few requests):
         # on a loaded machine that can take a while, so wait longer than the default here.
