@@ -42,3 +42,13 @@ def create_command(email, full_name, initials, roles, password):
         raise click.ClickException(error.message) from None
     db.session.commit()
     click.echo(f"Created {user.full_name} <{user.email}> ({user.role_labels}).")
+
+
+def person_by_email(email: str):
+    """The account at `email`, for commands that act on one person; a clear error otherwise."""
+    from server.auth.operations import find_user_by_email
+
+    person = find_user_by_email(email)
+    if person is None:
+        raise click.ClickException(f"There is no account for {email}.")
+    return person

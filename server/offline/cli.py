@@ -7,7 +7,7 @@ outbox is refused from then on.
 import click
 from flask.cli import AppGroup
 
-from server.auth.operations import find_user_by_email
+from server.auth.cli import person_by_email
 from server.extensions import db
 from server.offline.devices import devices_of, revoke_device
 from server.templating import format_moment
@@ -15,18 +15,11 @@ from server.templating import format_moment
 devices_cli = AppGroup("devices", help="Devices enrolled for offline capture.")
 
 
-def _person(email: str):
-    person = find_user_by_email(email)
-    if person is None:
-        raise click.ClickException(f"There is no account for {email}.")
-    return person
-
-
 @devices_cli.command("list")
 @click.argument("email")
 def list_command(email):
     """List a person's devices."""
-    person = _person(email)
+    person = person_by_email(email)
     held = devices_of(person)
     if not held:
         click.echo(f"{person.full_name} has no devices.")
@@ -43,7 +36,7 @@ def list_command(email):
 @click.option("--all", "revoke_all", is_flag=True, help="Every device the person has.")
 def revoke_command(email, device_ids, revoke_all):
     """Remove a person's devices (audited)."""
-    person = _person(email)
+    person = person_by_email(email)
     held = {device.id: device for device in devices_of(person) if device.active}
     if revoke_all == bool(device_ids):
         raise click.UsageError("Give either --all or one or more --id.")

@@ -7,7 +7,7 @@ administration needs a step-up, so without this nobody could revoke it.
 import click
 from flask.cli import AppGroup
 
-from server.auth.operations import find_user_by_email
+from server.auth.cli import person_by_email
 from server.extensions import db
 from server.passkeys.operations import PasskeyError, passkeys_of, revoke_passkey
 from server.templating import format_moment
@@ -15,18 +15,11 @@ from server.templating import format_moment
 passkeys_cli = AppGroup("passkeys", help="Staff passkeys.")
 
 
-def _person(email: str):
-    person = find_user_by_email(email)
-    if person is None:
-        raise click.ClickException(f"There is no account for {email}.")
-    return person
-
-
 @passkeys_cli.command("list")
 @click.argument("email")
 def list_command(email):
     """List a person's passkeys."""
-    person = _person(email)
+    person = person_by_email(email)
     held = passkeys_of(person)
     if not held:
         click.echo(f"{person.full_name} has no passkeys.")
@@ -45,7 +38,7 @@ def list_command(email):
 @click.option("--all", "revoke_all", is_flag=True, help="Every passkey the person has.")
 def revoke_command(email, passkey_ids, revoke_all):
     """Revoke a person's passkeys (audited)."""
-    person = _person(email)
+    person = person_by_email(email)
     held = {passkey.id: passkey for passkey in passkeys_of(person)}
     if revoke_all == bool(passkey_ids):
         raise click.UsageError("Give either --all or one or more --id.")
