@@ -21,20 +21,45 @@ function item(pupil) {
   return li;
 }
 
+function say(text) {
+  const message = document.createElement("p");
+  message.textContent = text;
+  results.replaceChildren(message);
+}
+
+// A failed search must say so: an empty list would read as "no such pupil" and the person would
+// stop looking. The Search button (a plain form submit) always remains as the way through.
+function failed(response) {
+  if (response?.status === 401) {
+    say("You have been signed out. Sign in again to search.");
+  } else {
+    say("Could not search just now. Press Search to try again.");
+  }
+}
+
 async function search() {
   const text = input.value.trim();
   const mine = ++latest;
   if (text.length < 2) return;
   const url = `${form.dataset.searchUrl}?q=${encodeURIComponent(text)}`;
-  const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-  if (!response.ok || mine !== latest) return;
+  let response;
+  try {
+    response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+  } catch {
+    if (mine === latest) failed(null);
+    return;
+  }
+  if (mine !== latest) return;
+  if (!response.ok) {
+    failed(response);
+    return;
+  }
   const { pupils } = await response.json();
   const list = document.createElement("ul");
   list.className = "pupil-results";
   list.append(...pupils.map(item));
-  const none = document.createElement("p");
-  none.textContent = `No pupil matches “${text}”.`;
-  results.replaceChildren(pupils.length ? list : none);
+  if (pupils.length) results.replaceChildren(list);
+  else say(`No pupil matches “${text}”.`);
 }
 
 let timer;

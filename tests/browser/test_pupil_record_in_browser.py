@@ -138,6 +138,9 @@ def test_find_a_pupil_filter_the_chronology_and_download_the_case_conference_pdf
         except PlaywrightTimeoutError:
             # In full runs on a loaded machine the type-ahead has now and then shown nothing
             # (not yet explained): the form itself, which works without script, must then find her.
+            # What the type-ahead said (a failed search now says so) is printed for the log.
+            said = page.locator("#pupil-finder-results").inner_text()
+            print(f"type-ahead showed no link for {name!r}; it said: {said!r}")
             page.get_by_label("Name or UPN").press("Enter")
         found.click(timeout=20_000)
         expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
