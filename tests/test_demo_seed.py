@@ -92,7 +92,9 @@ def test_no_names_from_the_policy_document(seeded):
 
 def test_seed_prints_the_sign_ins(seeded):
     output = seeded.output
-    assert "Seeded the demo school: 20 staff, 14 classes, 420 pupils." in output
+    assert (
+        "Seeded the demo school: 20 staff, 14 classes, 420 pupils, 8 fictional incidents." in output
+    )
     assert f"Password for every demo account: {DEMO_PASSWORD}" in output
     featured = [person for person in STAFF if person.featured]
     for person in featured:
@@ -127,3 +129,26 @@ def test_sign_ins_command(seeded, runner):
     result = runner.invoke(args=["demo", "sign-ins"])
     assert result.exit_code == 0
     assert "helen.adebayo@larkfield.example" in result.output and DEMO_PASSWORD in result.output
+
+
+def test_demo_has_a_few_weeks_of_fictional_concerns(seeded):
+    from server.alerts.models import Alert
+    from server.audit.operations import verify_all
+    from server.demo.incidents import STORIES
+    from server.incidents.models import Action, Incident
+
+    incidents = list(db.session.scalars(select(Incident).order_by(Incident.number)))
+    assert len(incidents) == len(STORIES) == 8
+    assert sum(incident.urgent for incident in incidents) == 2
+    statuses = Counter(incident.status for incident in incidents)
+    assert statuses["monitoring"] == 2 and statuses["no_further_action"] == 1
+    assert count(Action) == sum(len(story.actions) for story in STORIES)
+    # Every story went through submission: the DSL was alerted, and the chain holds.
+    helen = db.session.scalars(select(User).where(User.email.startswith("helen."))).one()
+    alerts = db.session.scalars(select(Alert).where(Alert.user_id == helen.id))
+    assert {alert.incident_id for alert in alerts} >= {incident.id for incident in incidents}
+    assert verify_all().intact
+    # The stories name no pupil: the roster gives each one its child.
+    names = {p.legal_first_name for p in db.session.scalars(select(Pupil))}
+    words = {word.strip(".,!?\"'") for incident in incidents for word in incident.account.split()}
+    assert not names & words

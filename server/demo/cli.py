@@ -19,7 +19,7 @@ demo_cli = AppGroup("demo", help="The fictional demo school.")
 @demo_cli.command("seed")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the database already has users.")
 def seed_command(if_empty: bool):
-    """Create Larkfield Primary School: staff in every role, 14 classes, 420 pupils."""
+    """Create Larkfield Primary School: staff in every role, 420 pupils, a few weeks of concerns."""
     try:
         result = seed_demo_school(if_empty=if_empty)
     except DemoError as error:
@@ -31,7 +31,7 @@ def seed_command(if_empty: bool):
     else:
         click.echo(
             f"Seeded the demo school: {result.staff} staff, {result.classes} classes, "
-            f"{result.pupils} pupils."
+            f"{result.pupils} pupils, {result.incidents} fictional incidents."
         )
     print_sign_ins()
 

@@ -15,6 +15,7 @@ from server.auth.models import User
 from server.auth.operations import set_password
 from server.auth.roles import Role
 from server.clock import school_today
+from server.demo.incidents import seed_demo_incidents
 from server.demo.names import FIRST_NAMES, PREFERRED_SURNAMES, SHORT_NAMES, SURNAMES
 from server.extensions import db
 from server.incidents.vocabulary import install_default_vocabulary
@@ -88,6 +89,7 @@ class SeedResult:
     staff: int
     classes: int
     pupils: int
+    incidents: int
     vocabulary_installed: bool
 
 
@@ -126,7 +128,8 @@ def seed_demo_school(*, if_empty: bool = False) -> SeedResult | None:
         user = db.session.scalar(select(User).where(User.email == person.email))
         set_password(user, DEMO_PASSWORD)
     db.session.flush()
-    return SeedResult(len(staff.created), len(CLASSES), len(pupils.created), installed)
+    incidents = seed_demo_incidents(DOMAIN)
+    return SeedResult(len(staff.created), len(CLASSES), len(pupils.created), incidents, installed)
 
 
 def demo_staff_rows() -> list[dict[str, str]]:
