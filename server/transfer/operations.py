@@ -256,6 +256,7 @@ def send_to_endpoint(user: User, transfer_id, endpoint: str = "") -> OutgoingTra
         actor=user,
         details={"package_id": transfer.package_id, "to": transfer.recipient_endpoint},
     )
+    attempted_at = utcnow()
     try:
         response = http_session().post(
             transfer.recipient_endpoint,
@@ -272,7 +273,7 @@ def send_to_endpoint(user: User, transfer_id, endpoint: str = "") -> OutgoingTra
         return transfer
     transfer.delivery_error = ""
     if transfer.sent_at is None or transfer.sent_by != "endpoint":
-        transfer.sent_at, transfer.sent_by = utcnow(), "endpoint"
+        transfer.sent_at, transfer.sent_by = attempted_at, "endpoint"
     try:
         _apply_receipt(transfer, response.content, via="endpoint")
     except PackageRefused as refusal:
