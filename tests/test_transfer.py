@@ -51,7 +51,6 @@ from server.transfer.models import (
     TransferReminder,
 )
 from server.transfer.package import PackageRefused, canonical, open_package, seal, verify_package
-from server.transfer.reminders import remind_due
 from tests.conftest import DEFAULT_PASSWORD, HavenClient
 from tests.own_database import fresh_school
 
@@ -279,7 +278,8 @@ def outgoing_row(school, transfer_id: int) -> OutgoingTransfer:
 
 def records_count(school) -> tuple[int, int, int]:
     return tuple(
-        count(school, table) for table in ("incoming_transfers", "imported_incidents", "imported_files")
+        count(school, table)
+        for table in ("incoming_transfers", "imported_incidents", "imported_files")
     )
 
 
@@ -352,13 +352,17 @@ def test_a_pupils_file_goes_by_file_and_the_receipt_comes_back(larkfield, brooks
         ).all()
         assert sorted(i.source_number for i in imported) == numbers
         attachment = db.session.scalar(
-            sa.select(ImportedFile).where(ImportedFile.kind == "attachment",
-                                          ImportedFile.imported_incident_id.in_([i.id for i in imported]))
-        )  # fmt: skip
+            sa.select(ImportedFile).where(
+                ImportedFile.kind == "attachment",
+                ImportedFile.imported_incident_id.in_([i.id for i in imported]),
+            )
+        )
         imported_id, file_id = imported[0].id, attachment.id
         viewed = db.session.scalar(
-            sa.select(AuditEvent).where(AuditEvent.action == "pupil.viewed").order_by(AuditEvent.id.desc())
-        )  # fmt: skip
+            sa.select(AuditEvent)
+            .where(AuditEvent.action == "pupil.viewed")
+            .order_by(AuditEvent.id.desc())
+        )
         assert sorted(json.loads(viewed.details)["imported"]) == sorted(i.id for i in imported)
 
     # Opening one, and its file, is audited like an incident.
@@ -488,7 +492,8 @@ def test_tampered_misaddressed_and_replayed_packages_are_refused_and_nothing_imp
         status, body = _post_inbox(brookside, bad)
         assert (status, body["error"]) == (422, "bad_signature")
     # A package for another school's key is refused here.
-    stranger = PublicSchoolKey("Elsewhere", "", bytes(32), _brookside_key(brookside).encryption_public)
+    their_key = _brookside_key(brookside).encryption_public
+    stranger = PublicSchoolKey("Elsewhere", "", bytes(32), their_key)
     for_elsewhere = _package_for(larkfield, stranger, pupil_id)
     status, body = _post_inbox(brookside, for_elsewhere)
     assert (status, body["error"]) == (422, "wrong_recipient")
