@@ -2,6 +2,7 @@
 school key download, and the inbox other Havens post packages and receipts to."""
 
 import io
+from functools import wraps
 
 from flask import (
     current_app,
@@ -57,9 +58,23 @@ def _uploaded(field: str, limit: int) -> bytes | None:
 
 def _allow_large_upload() -> None:
     """A package holds every file about a pupil: raise the limit before the body is read, for
-    the one kind of body that may carry one."""
+    the one kind of body that may carry one. Any other body over the usual limit is refused
+    (413) before anything else, whoever sends it."""
     if request.mimetype in ("multipart/form-data", operations.PACKAGE_MEDIA_TYPE):
         request.max_content_length = current_app.config["TRANSFER_MAX_BYTES"]
+    if (request.content_length or 0) > (request.max_content_length or 0):
+        raise RequestEntityTooLarge()
+
+
+def large_upload(view):
+    """Outermost on a view that takes a package: the size is judged before sign-in is."""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        _allow_large_upload()
+        return view(*args, **kwargs)
+
+    return checked
 
 
 # --- The DSL's pages ----------------------------------------------------------------------
@@ -221,9 +236,9 @@ def upload_receipt():
 
 @bp.post("/in/upload")
 @csrf.exempt
+@large_upload
 @requires(TRANSFER, fresh_assertion=True)
 def upload_package():
-    _allow_large_upload()
     csrf.protect()
     try:
         data = _uploaded("package_file", current_app.config["TRANSFER_MAX_BYTES"])
