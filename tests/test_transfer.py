@@ -759,3 +759,61 @@ def test_a_package_answer_is_refused_when_the_receiver_is_unreachable(app, schoo
         assert transfer.status == "prepared"
         with pytest.raises(PackageRefused):
             verify_package(b"{}", own_school_key().fingerprint)
+
+
+@pytest.mark.own_database
+def test_the_pupil_is_matched_by_upn_or_chosen_by_the_dsl(larkfield, brookside):
+    body = "201202033333"
+    pupil_id, numbers = pupil_with_a_file(larkfield, "Zoe", body)
+    with brookside.app.test_request_context():
+        here = Pupil(
+            upn=_valid_upn(body), legal_first_name="Zoe", legal_last_name="Thorne",
+            date_of_birth=date(2016, 5, 17), year_group="5", on_roll=True,
+        )  # fmt: skip
+        other = Pupil(
+            upn=_valid_upn("201202044444"), legal_first_name="Zed", legal_last_name="Other",
+            date_of_birth=date(2016, 1, 1), year_group="5", on_roll=True,
+        )  # fmt: skip
+        db.session.add_all([here, other])
+        db.session.commit()
+        here_id, other_id = here.id, other.id
+    key = _brookside_key(brookside)
+    by_upn, by_choice = (_package_for(larkfield, key, pupil_id) for _ in range(2))
+    for package in (by_upn, by_choice):
+        assert _post_inbox(brookside, package)[0] == 201
+    with brookside.app.test_request_context():
+        dsl = db.session.get(User, brookside.people.dsl.id)
+
+        def incoming_id(package):
+            return db.session.scalar(
+                sa.select(IncomingTransfer.id).where(
+                    IncomingTransfer.package_id == package["header"]["package_id"]
+                )
+            )
+
+        view = operations.view_incoming(dsl, incoming_id(by_upn))
+        assert view.match.id == here_id
+        # A new pupil cannot take a UPN a pupil here already has.
+        with pytest.raises(operations.TransferRefused, match="already has this UPN"):
+            operations.import_package(
+                dsl, incoming_id(by_upn), pupil_choice="new", fingerprint_checked=True
+            )
+        db.session.rollback()
+        operations.import_package(
+            dsl, incoming_id(by_upn), pupil_choice="upn", fingerprint_checked=True
+        )
+        operations.import_package(
+            dsl, incoming_id(by_choice), pupil_choice=str(other_id), fingerprint_checked=True
+        )
+        db.session.commit()
+        numbers_for = {
+            who: sorted(
+                db.session.scalars(
+                    sa.select(ImportedIncident.source_number).where(
+                        ImportedIncident.pupil_id == who
+                    )
+                )
+            )
+            for who in (here_id, other_id)
+        }
+    assert numbers_for == {here_id: numbers, other_id: numbers}
