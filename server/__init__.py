@@ -115,6 +115,7 @@ def _import_models() -> None:
     import server.pupils.models  # noqa: F401
     import server.push.models  # noqa: F401
     import server.reports.models  # noqa: F401
+    import server.transfer.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -130,6 +131,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.passkeys import bp as passkeys_bp
     from server.push import bp as push_bp
     from server.reports import bp as reports_bp
+    from server.transfer import bp as transfer_bp
 
     init_auth(app)
     app.register_blueprint(home_bp)
@@ -143,6 +145,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(chronology_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(push_bp, url_prefix="/push")
+    app.register_blueprint(transfer_bp, url_prefix="/transfers")
 
 
 def _register_cli(app: Flask) -> None:
