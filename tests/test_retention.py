@@ -55,7 +55,9 @@ def aged(app, school, make_pupil, make_user, record_incident):
             people.kit,
             account=ACCOUNT,
             files=[Upload("gp-letter.txt", NOTE)],
-            body_marks=[{"side": "front", "x": 0.3, "y": 0.4, "kind": "bruise", "note": "Left arm"}],
+            body_marks=[
+                {"side": "front", "x": 0.3, "y": 0.4, "kind": "bruise", "note": "Left arm"}
+            ],
             on_behalf={"name": "Mo Brook", "role": "Midday supervisor"},
         ),
         record_incident(school.staff, people.kit, account="Late again; said the bus was late."),
@@ -146,7 +148,9 @@ def test_the_review_page_lists_them_for_dsl_and_slt_only(app, client, sign_in, s
 def test_a_hold_blocks_disposal_until_lifted_with_a_reason(app, aged):
     with app.test_request_context(), time_machine.travel(AFTER_25, tick=False):
         kit = _pupil(aged.kit)
-        operations.set_hold(kit, "Civil claim notified by the family's solicitor.", by=_user(aged.dsl))
+        operations.set_hold(
+            kit, "Civil claim notified by the family's solicitor.", by=_user(aged.dsl)
+        )
         with pytest.raises(RetentionRefused, match="legal hold"):
             operations.propose_disposal(kit, "Past retention.", by=_user(aged.dsl))
         with pytest.raises(RetentionRefused, match="reason"):
@@ -162,7 +166,12 @@ def test_a_hold_blocks_disposal_until_lifted_with_a_reason(app, aged):
 
 def test_only_a_dsl_sets_a_hold(app, aged):
     with app.test_request_context():
-        for person in (aged.school.slt, aged.school.pastoral, aged.school.teacher, aged.school.admin):
+        for person in (
+            aged.school.slt,
+            aged.school.pastoral,
+            aged.school.teacher,
+            aged.school.admin,
+        ):
             with pytest.raises(RetentionRefused):
                 operations.set_hold(_pupil(aged.kit), "Because.", by=_user(person))
 
@@ -194,7 +203,12 @@ def test_nobody_disposes_alone(app, aged):
         )
         with pytest.raises(RetentionRefused, match="two people"):
             operations.approve_disposal(proposal, by=_user(aged.dsl))
-        for person in (aged.school.pastoral, aged.school.teacher, aged.school.staff, aged.school.admin):
+        for person in (
+            aged.school.pastoral,
+            aged.school.teacher,
+            aged.school.staff,
+            aged.school.admin,
+        ):
             with pytest.raises(RetentionRefused):
                 operations.approve_disposal(proposal, by=_user(person))
         for person in (aged.school.slt, aged.school.pastoral, aged.school.staff, aged.school.admin):
@@ -204,9 +218,12 @@ def test_nobody_disposes_alone(app, aged):
 
 
 def test_records_not_yet_due_cannot_be_proposed(app, aged):
-    with app.test_request_context(), time_machine.travel(BEFORE_25, tick=False):
-        with pytest.raises(RetentionRefused, match="kept until 4 March 2035"):
-            operations.propose_disposal(_pupil(aged.kit), "Early.", by=_user(aged.dsl))
+    with (
+        app.test_request_context(),
+        time_machine.travel(BEFORE_25, tick=False),
+        pytest.raises(RetentionRefused, match="kept until 4 March 2035"),
+    ):
+        operations.propose_disposal(_pupil(aged.kit), "Early.", by=_user(aged.dsl))
 
 
 def test_the_database_refuses_blanking_without_a_second_persons_approval(app, aged):
@@ -385,7 +402,9 @@ def test_disposal_over_http_needs_two_people_with_fresh_passkeys(
         sign_in(aged.dsl)
         sign_in(aged.dsl2, test_client=second)
         # Without a fresh passkey check: sent to step up, nothing proposed.
-        refused = client.post(f"/retention/pupils/{aged.kit}/propose", data={"propose-reason": "Past."})
+        refused = client.post(
+            f"/retention/pupils/{aged.kit}/propose", data={"propose-reason": "Past."}
+        )
         assert refused.status_code == 302 and "/passkeys/step-up" in refused.location
         step_up()
         step_up(second)
@@ -436,12 +455,16 @@ def test_slt_may_approve_but_not_propose_or_hold_over_http(app, client, sign_in,
     with time_machine.travel(AFTER_25, tick=False):
         sign_in(aged.school.slt)
         step_up()
-        assert client.post(
-            f"/retention/pupils/{aged.kit}/propose", data={"propose-reason": "x"}
-        ).status_code == 403
-        assert client.post(
-            f"/retention/pupils/{aged.kit}/hold", data={"hold-reason": "x"}
-        ).status_code == 403
+        assert (
+            client.post(
+                f"/retention/pupils/{aged.kit}/propose", data={"propose-reason": "x"}
+            ).status_code
+            == 403
+        )
+        assert (
+            client.post(f"/retention/pupils/{aged.kit}/hold", data={"hold-reason": "x"}).status_code
+            == 403
+        )
         assert client.get(f"/retention/pupils/{aged.kit}").status_code == 200
 
 

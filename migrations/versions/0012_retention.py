@@ -20,7 +20,6 @@ from alembic import op
 import server.database
 from server.database import drop_append_only, make_append_only
 
-
 # revision identifiers, used by Alembic.
 revision = '0012_retention'
 down_revision = '0009_workspace'

@@ -132,7 +132,9 @@ _ACCESS = AccessRequest.kind.in_(ACCESS_KINDS)
 
 def pending_requests() -> list[AccessRequest]:
     return list(
-        db.session.scalars(select(AccessRequest).where(_PENDING, _ACCESS).order_by(AccessRequest.id))
+        db.session.scalars(
+            select(AccessRequest).where(_PENDING, _ACCESS).order_by(AccessRequest.id)
+        )
     )
 
 

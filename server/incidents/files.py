@@ -472,7 +472,8 @@ def _unwrap(stored_name: str) -> bytes:
     if found is None:
         raise FileKeyDestroyed(f"the key of {stored_name} has been destroyed")
     wrapped = found.wrapped_key
-    return AESGCM(_file_key()).decrypt(wrapped[:12], wrapped[12:], b"file-key:" + stored_name.encode())
+    context = b"file-key:" + stored_name.encode()
+    return AESGCM(_file_key()).decrypt(wrapped[:12], wrapped[12:], context)
 
 
 def _upload_dir() -> Path:

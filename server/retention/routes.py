@@ -61,9 +61,7 @@ def pupil(pupil_id: int):
 @bp.route("/pupils/<int:pupil_id>/hold", methods=["POST"])
 @requires(Permission.MANAGE_RETENTION, fresh_assertion=True)
 def set_hold(pupil_id: int):
-    return _with_reason(
-        pupil_id, "hold", operations.set_hold, "The records are now on legal hold."
-    )
+    return _with_reason(pupil_id, "hold", operations.set_hold, "The records are now on legal hold.")
 
 
 @bp.route("/pupils/<int:pupil_id>/hold/lift", methods=["POST"])
