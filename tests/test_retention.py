@@ -547,3 +547,27 @@ def _content_intact(aged) -> bool:
         return incident.account == ACCOUNT and not db.session.scalar(
             sa.select(sa.func.count(DisposalTombstone.id))
         )
+
+
+def test_rekey_gives_old_files_keys_of_their_own(app, runner, aged):
+    """A file written under the master key (before 0012) gets a key of its own, so disposing
+    of it later makes every copy taken after the rekey unreadable."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    attached = _stored_file(app, aged.numbers[0])
+    path = Path(app.config["UPLOAD_DIR"]) / attached.stored_name
+    with app.test_request_context():
+        nonce = b"\x02" * 12
+        sealed = AESGCM(files._file_key()).encrypt(nonce, NOTE, attached.stored_name.encode())
+        path.write_bytes(b"HVF1" + nonce + sealed)
+        files.destroy([attached.stored_name])
+        db.session.commit()
+        assert files.load(attached.stored_name) == NOTE  # the old format needs no key row
+    result = runner.invoke(args=["files", "rekey"])
+    assert result.exit_code == 0, result.output
+    assert "1 files given keys of their own" in result.output
+    assert path.read_bytes().startswith(b"HVF2")
+    copy = path.read_bytes()
+    _dispose(app, aged)
+    with app.test_request_context(), pytest.raises(FileKeyDestroyed):
+        files.decrypt(attached.stored_name, copy)

@@ -70,9 +70,7 @@ def test_other_pupils_and_staff_are_listed_and_removed(app, school, subject):
     export_id = _start(app, school, kit)
     with app.test_request_context():
         export = db.session.get(SubjectAccessExport, export_id)
-        found = {
-            (r["kind"], ACCOUNT[r["start"] : r["end"]]) for r in _account_redactions(export)
-        }
+        found = {(r["kind"], ACCOUNT[r["start"] : r["end"]]) for r in _account_redactions(export)}
         assert found == {
             ("pupil", "Ada Quill"),
             ("pupil", "Ben"),  # "Ben's": the possessive
@@ -170,17 +168,13 @@ def test_the_release_is_audited_with_counts_not_text(app, school, subject):
 def test_only_a_dsl_builds_one(app, school, subject, role):
     kit, _ = subject
     person = getattr(school, role)
-    with app.test_request_context():
-        with pytest.raises(SubjectAccessRefused):
-            operations.start_export(
-                db.session.get(Pupil, kit), by=_user(person), staff=True, third_parties=True
-            )
+    with app.test_request_context(), pytest.raises(SubjectAccessRefused):
+        operations.start_export(
+            db.session.get(Pupil, kit), by=_user(person), staff=True, third_parties=True
+        )
     export_id = _start(app, school, kit)
-    with app.test_request_context():
-        with pytest.raises(SubjectAccessRefused):
-            operations.release(
-                db.session.get(SubjectAccessExport, export_id), "json", by=_user(person)
-            )
+    with app.test_request_context(), pytest.raises(SubjectAccessRefused):
+        operations.release(db.session.get(SubjectAccessExport, export_id), "json", by=_user(person))
 
 
 @pytest.mark.parametrize("role", ["staff", "teacher", "pastoral", "slt", "admin"])
