@@ -377,6 +377,7 @@ def test_the_blanks_match_the_migrations_guard():
 def test_the_disposed_incident_page_shows_the_blanks_not_the_content(
     app, client, sign_in, step_up, aged
 ):
+    attached = _stored_file(app, aged.numbers[0])
     _dispose(app, aged)
     sign_in(aged.dsl)
     step_up()
@@ -384,6 +385,29 @@ def test_the_disposed_incident_page_shows_the_blanks_not_the_content(
     assert page.status_code == 200
     assert "Uncle Rob" not in page.get_data(as_text=True)
     assert DISPOSED_TEXT in page.get_data(as_text=True)
+    download = client.get(f"/incidents/{aged.numbers[0]}/files/{attached.id}")
+    assert download.status_code == 410
+    assert "disposed of" in download.get_data(as_text=True)
+
+
+def test_subject_access_leaves_disposed_records_out(app, aged):
+    from server.subject_access import operations as subject_access
+    from server.subject_access.models import SubjectAccessExport
+
+    with app.test_request_context():
+        subject_access.start_export(
+            _pupil(aged.kit), by=_user(aged.dsl), staff=True, third_parties=True
+        )
+        db.session.commit()
+    _dispose(app, aged)
+    with app.test_request_context():
+        # The export being reviewed went with the records.
+        assert db.session.scalar(sa.select(sa.func.count(SubjectAccessExport.id))) == 0
+        export = subject_access.start_export(
+            _pupil(aged.kit), by=_user(aged.dsl), staff=True, third_parties=True
+        )
+        doc = subject_access.document(export)
+        assert [item["number"] for item in doc["incidents"]] == [aged.other]
 
 
 # --- Through HTTP ---------------------------------------------------------------------------

@@ -516,6 +516,19 @@ def decrypt(stored_name: str, raw: bytes) -> bytes:
     return AESGCM(key).decrypt(nonce, sealed, stored_name.encode())
 
 
+def readable(stored_name: str) -> bool:
+    """Whether the file is still there to read: not disposed of (file and key destroyed)."""
+    from server.extensions import db
+    from server.incidents.models import FileKey
+
+    path = _upload_dir() / stored_name
+    if not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    return magic != _KEYED_MAGIC or db.session.get(FileKey, stored_name) is not None
+
+
 def destroy(stored_names: list[str]) -> None:
     """Destroy the files' keys (in the caller's transaction); remove the files from disk with
     `discard` once that transaction has committed. A file written before files had keys of
