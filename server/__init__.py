@@ -131,6 +131,8 @@ def _register_blueprints(app: Flask) -> None:
     from server.passkeys import bp as passkeys_bp
     from server.push import bp as push_bp
     from server.reports import bp as reports_bp
+    from server.retention import bp as retention_bp
+    from server.subject_access import bp as subject_access_bp
     from server.transfer import bp as transfer_bp
 
     init_auth(app)
@@ -146,6 +148,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(push_bp, url_prefix="/push")
     app.register_blueprint(transfer_bp, url_prefix="/transfers")
+    app.register_blueprint(retention_bp, url_prefix="/retention")
+    app.register_blueprint(subject_access_bp, url_prefix="/subject-access")
 
 
 def _register_cli(app: Flask) -> None:

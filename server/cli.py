@@ -9,6 +9,7 @@ def register_commands(app: Flask) -> None:
     from server.backup.cli import backup_cli
     from server.database_cli import database_cli
     from server.demo.cli import demo_cli
+    from server.incidents.cli import files_cli
     from server.offline.cli import devices_cli
     from server.passkeys.cli import passkeys_cli
     from server.pupils.cli import roster_cli
@@ -26,6 +27,7 @@ def register_commands(app: Flask) -> None:
         backup_cli,
         push_cli,
         transfer_cli,
+        files_cli,
     )
     for group in groups:
         app.cli.add_command(group)

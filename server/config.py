@@ -118,6 +118,8 @@ class Config:
     # Uploaded files are encrypted at rest under a key derived from this. Set it in production
     # and never change it: SECRET_KEY is only the fallback, and rotating that would strand files.
     FILE_ENCRYPTION_KEY = os.environ.get("HAVEN_FILE_KEY", "")
+    # A pupil's records are kept until this birthday, then listed for review (SPEC §8).
+    RETENTION_YEARS = _env_int("HAVEN_RETENTION_YEARS", 25)
 
     # The audit chain is keyed (HMAC) with this, kept outside the database: someone who can
     # write the table cannot recompute the chain. Development instances make one in instance/.

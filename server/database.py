@@ -147,6 +147,13 @@ def append_only_tables(connection) -> list[str]:
     return sorted(connection.execute(text(query)).scalars())
 
 
+# Records whose guard lets one UPDATE through: the blanking of an approved disposal, checked
+# by the trigger itself (migration 0012_retention). The role needs the right to ask for it.
+BLANKED_ON_DISPOSAL = frozenset(
+    {"incidents", "actions", "incident_events", "incident_body_marks", "incident_files"}
+)
+
+
 def grant_app_role(connection, role: str) -> list[str]:
     """PostgreSQL: give the application's role what it needs, and no more, on every table.
 
@@ -176,7 +183,9 @@ def grant_app_role(connection, role: str) -> list[str]:
     schema = quote(connection.execute(text("SELECT current_schema()")).scalar())
     statements = [f"GRANT USAGE ON SCHEMA {schema} TO {quote(role)}"]
     for table in inspect(connection).get_table_names():
-        if table in records:
+        if table in records and table in BLANKED_ON_DISPOSAL:
+            rights = "SELECT, INSERT, UPDATE"
+        elif table in records:
             rights = "SELECT, INSERT"
         elif table == "alembic_version":
             rights = "SELECT"

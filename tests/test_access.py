@@ -207,6 +207,49 @@ ROUTES: dict[str, Route] = {
         "GET", "/transfers/imported/files/999999", WHOLE_SCHOOL_REVIEWERS, step_up=True
     ),
     "transfer.inbox": Route("POST", "/transfers/inbox", ANYONE),
+    # Retention (issue 13): the DSL reviews, holds and proposes; a DSL or SLT approves. No such
+    # pupil or proposal: the route's own rule is what is checked here (404 past it).
+    "retention.index": Route("GET", "/retention/", REPORTERS, step_up=True),
+    "retention.pupil": Route("GET", "/retention/pupils/999999", REPORTERS, step_up=True),
+    "retention.set_hold": Route(
+        "POST", "/retention/pupils/999999/hold", frozenset({Role.DSL}), step_up=True, fresh=True
+    ),
+    "retention.lift_hold": Route(
+        "POST",
+        "/retention/pupils/999999/hold/lift",
+        frozenset({Role.DSL}),
+        step_up=True,
+        fresh=True,
+    ),
+    "retention.propose": Route(
+        "POST", "/retention/pupils/999999/propose", frozenset({Role.DSL}), step_up=True, fresh=True
+    ),
+    "retention.approve": Route(
+        "POST", "/retention/disposals/999999/approve", REPORTERS, step_up=True, fresh=True
+    ),
+    "retention.decline": Route(
+        "POST", "/retention/disposals/999999/decline", REPORTERS, step_up=True, fresh=True
+    ),
+    # Subject access: the DSL alone; building and releasing need a fresh passkey check.
+    "subject_access.start": Route(
+        "GET",
+        "/subject-access/pupils/999999",
+        frozenset({Role.DSL}),
+        step_up=True,
+        fresh=("POST",),
+    ),
+    "subject_access.review": Route(
+        "GET", "/subject-access/999999", frozenset({Role.DSL}), step_up=True
+    ),
+    "subject_access.adjust": Route(
+        "POST", "/subject-access/999999/redactions", frozenset({Role.DSL}), step_up=True
+    ),
+    "subject_access.add": Route(
+        "POST", "/subject-access/999999/redactions/add", frozenset({Role.DSL}), step_up=True
+    ),
+    "subject_access.release": Route(
+        "POST", "/subject-access/999999/release", frozenset({Role.DSL}), step_up=True, fresh=True
+    ),
 }
 
 

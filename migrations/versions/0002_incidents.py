@@ -11,7 +11,6 @@ from alembic import op
 import server.database
 from server.database import drop_append_only, make_append_only
 
-
 # revision identifiers, used by Alembic.
 revision = '0002_incidents'
 down_revision = '0001'

@@ -10,7 +10,6 @@ from alembic import op
 
 import server.database
 
-
 # revision identifiers, used by Alembic.
 revision = '0003_passkeys'
 down_revision = '0002_incidents'

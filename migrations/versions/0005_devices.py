@@ -10,7 +10,6 @@ from alembic import op
 
 import server.database
 
-
 # revision identifiers, used by Alembic.
 revision = '0005_devices'
 down_revision = '0004_alerts'

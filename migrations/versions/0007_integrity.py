@@ -14,7 +14,6 @@ from alembic import op
 
 from server.database import append_only_tables, refuse_replace
 
-
 # revision identifiers, used by Alembic.
 revision = '0007_integrity'
 down_revision = '0006_approvals'

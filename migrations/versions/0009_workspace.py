@@ -10,7 +10,6 @@ from alembic import op
 
 import server.database
 
-
 # revision identifiers, used by Alembic.
 revision = '0009_workspace'
 down_revision = '0008_push'

@@ -19,6 +19,11 @@ from server.extensions import db
 ACCOUNT = "account"
 CLASS_TEACHERS = "class_teachers"
 ALERT_RULES = "alert_rules"
+# Disposal of a pupil's records at the end of retention (server.retention): filed and decided
+# through the same two facts, but on the retention page, by a DSL or SLT.
+DISPOSAL = "disposal"
+# What this package's own page lists and decides: who reads incidents.
+ACCESS_KINDS = (ACCOUNT, CLASS_TEACHERS, ALERT_RULES)
 
 
 class ApprovalError(Refused):
@@ -26,7 +31,7 @@ class ApprovalError(Refused):
         super().__init__(message, status)
 
 
-def _file(kind: str, target_id: int | None, lines: list[str], change: dict, by: User):
+def file_request(kind: str, target_id: int | None, lines: list[str], change: dict, by: User):
     request = AccessRequest(
         kind=kind,
         target_id=target_id,
@@ -63,7 +68,7 @@ def file_account_request(person: User | None, wanted: dict, *, by: User, before=
     if wanted.get("classes"):
         lines.append(f"Teaches: {_class_names(wanted['classes'])}")
     change = {"user_id": person.id if person else None, "before": before, "after": wanted}
-    return _file(ACCOUNT, person.id if person else None, lines, change, by)
+    return file_request(ACCOUNT, person.id if person else None, lines, change, by)
 
 
 def _class_names(class_ids) -> str:
@@ -102,7 +107,7 @@ def file_class_teachers_request(school_class, before: set[int], wanted: set[int]
     if removed := before - wanted:
         lines.append(f"Remove: {names(removed)}")
     change = {"class_id": school_class.id, "before": sorted(before), "after": sorted(wanted)}
-    return _file(CLASS_TEACHERS, school_class.id, lines, change, by)
+    return file_request(CLASS_TEACHERS, school_class.id, lines, change, by)
 
 
 def file_alert_rules_request(before: dict, wanted: dict, *, labels, change: dict, by: User):
@@ -116,22 +121,25 @@ def file_alert_rules_request(before: dict, wanted: dict, *, labels, change: dict
             lines.append(f"{label}: also alert {', '.join(sorted(added))}")
         if removed:
             lines.append(f"{label}: stop alerting {', '.join(sorted(removed))}")
-    return _file(ALERT_RULES, None, lines, change, by)
+    return file_request(ALERT_RULES, None, lines, change, by)
 
 
 # --- What a DSL sees ------------------------------------------------------------------------
 
 _PENDING = ~exists().where(AccessDecision.request_id == AccessRequest.id)
+_ACCESS = AccessRequest.kind.in_(ACCESS_KINDS)
 
 
 def pending_requests() -> list[AccessRequest]:
     return list(
-        db.session.scalars(select(AccessRequest).where(_PENDING).order_by(AccessRequest.id))
+        db.session.scalars(
+            select(AccessRequest).where(_PENDING, _ACCESS).order_by(AccessRequest.id)
+        )
     )
 
 
 def pending_count() -> int:
-    return db.session.scalar(select(func.count(AccessRequest.id)).where(_PENDING))
+    return db.session.scalar(select(func.count(AccessRequest.id)).where(_PENDING, _ACCESS))
 
 
 def pending_for_account(user_id: int) -> bool:
@@ -148,6 +156,7 @@ def recent_decisions(limit: int = 20) -> list[AccessRequest]:
         db.session.scalars(
             select(AccessRequest)
             .join(AccessDecision)
+            .where(_ACCESS)
             .order_by(AccessDecision.decided_at.desc(), AccessDecision.id.desc())
             .limit(limit)
         )
@@ -159,7 +168,7 @@ def recent_decisions(limit: int = 20) -> list[AccessRequest]:
 
 def find_pending(request_id: int) -> AccessRequest:
     request = db.session.get(AccessRequest, request_id)
-    if request is None:
+    if request is None or request.kind not in ACCESS_KINDS:
         raise ApprovalError("There is no such request.", 404)
     if not request.pending:
         raise ApprovalError("This request has already been decided.", 409)
@@ -169,6 +178,12 @@ def find_pending(request_id: int) -> AccessRequest:
 def _decide(request: AccessRequest, approved: bool, by: User) -> None:
     if not by.can(Permission.DECIDE_ACCESS_REQUESTS):
         raise ApprovalError("Only a designated safeguarding lead decides these requests.", 403)
+    decide(request, approved, by=by)
+
+
+def decide(request: AccessRequest, approved: bool, *, by: User) -> None:
+    """Write the decision (never by the person who asked) and audit it; the caller has checked
+    that `by` may decide requests of this kind."""
     if request.requested_by_id == by.id:
         raise ApprovalError("Someone else must decide a request you made.", 403)
     try:

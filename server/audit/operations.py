@@ -276,21 +276,37 @@ def verify_all(kept_heads: list[tuple[int, str]] = ()) -> ChainReport:
     return report
 
 
+# The one act after which a record's earlier seals no longer hold: its content was blanked by
+# an approved disposal (server.retention), which seals the blanked rows in its own event.
+RESEALING_ACTIONS = ("retention.record_disposed",)
+
+
 def _seal_problems(report: ChainReport) -> list[str]:
     from server.audit.seals import seal_matches
     from server.incidents.models import Incident
 
     problems, sealed_incidents = [], set()
-    rows = db.session.execute(
-        select(AuditEvent.id, AuditEvent.details).where(AuditEvent.details.like('%"seal"%'))
+    rows = list(
+        db.session.execute(
+            select(AuditEvent.id, AuditEvent.action, AuditEvent.details)
+            .where(AuditEvent.details.like('%"seal"%'))
+            .order_by(AuditEvent.id)
+        )
     )
-    for event_id, details in rows:
+    resealed_at = {}
+    for event_id, action, details in rows:
+        sealed = json.loads(details).get("seal")
+        if action in RESEALING_ACTIONS and isinstance(sealed, dict):
+            resealed_at[(sealed.get("kind"), sealed.get("id"))] = event_id
+    for event_id, _action, details in rows:
         sealed = json.loads(details).get("seal")
         if not isinstance(sealed, dict):
             continue
         report.sealed += 1
         if sealed.get("kind") == "incident":
             sealed_incidents.add(sealed.get("id"))
+        if resealed_at.get((sealed.get("kind"), sealed.get("id")), event_id) > event_id:
+            continue  # superseded by the seal of its disposal, which is checked instead
         if not seal_matches(sealed):
             label = _record_label(sealed)
             problems.append(

@@ -42,6 +42,11 @@ class Permission(StrEnum):
     MANAGE_ROSTER = "manage_roster"
     MANAGE_SETTINGS = "manage_settings"
     DECIDE_ACCESS_REQUESTS = "decide_access_requests"
+    # Retention (SPEC §8): review, legal holds and proposing disposal are the DSL's; a disposal
+    # is approved by a second person, a DSL or a member of SLT.
+    MANAGE_RETENTION = "manage_retention"
+    APPROVE_DISPOSAL = "approve_disposal"
+    SUBJECT_ACCESS = "subject_access"
 
 
 _RECORDER = {Permission.RECORD_INCIDENTS}
@@ -53,7 +58,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _RECORDER | {Permission.REVIEW_OWN_CLASS, Permission.HOLD_PASSKEY}
     ),
     Role.PASTORAL: frozenset(_RECORDER | _REVIEWER),
-    Role.SLT: frozenset(_RECORDER | _REVIEWER | {Permission.RUN_REPORTS}),
+    Role.SLT: frozenset(
+        _RECORDER | _REVIEWER | {Permission.RUN_REPORTS, Permission.APPROVE_DISPOSAL}
+    ),
     Role.DSL: frozenset(
         _RECORDER
         | _REVIEWER
@@ -68,6 +75,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             # ...and anything else that lets someone read incidents: the office asks, a DSL
             # decides (server/approvals/).
             Permission.DECIDE_ACCESS_REQUESTS,
+            Permission.MANAGE_RETENTION,
+            Permission.APPROVE_DISPOSAL,
+            Permission.SUBJECT_ACCESS,
         }
     ),
     # The office manages people and settings but never reads incident content.

@@ -143,7 +143,12 @@ def _anchors_up_to(head: tuple[int, str] | None, path: Path) -> Path:
 # --- A consistent copy of the database ---------------------------------------------------
 
 _SNAPSHOT_QUERIES = {
-    "stored_names": "SELECT stored_name FROM incident_files ORDER BY id",
+    # Files of disposed records are gone from disk, their keys destroyed (server.retention).
+    "stored_names": (
+        "SELECT f.stored_name FROM incident_files f WHERE NOT EXISTS "
+        "(SELECT 1 FROM disposal_tombstones t WHERE t.incident_id = f.incident_id) "
+        "ORDER BY f.id"
+    ),
     "audit_head": "SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1",
     "revision": "SELECT version_num FROM alembic_version ORDER BY version_num",
 }

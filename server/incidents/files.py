@@ -49,7 +49,8 @@ _OOXML_PARTS = {
 }
 _HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_STORED_MAGIC = b"HVF1"
+_STORED_MAGIC = b"HVF1"  # under the master key (before per-file keys)
+_KEYED_MAGIC = b"HVF2"  # under a data key of its own, wrapped in file_keys
 
 
 class FileRefused(Refused):
@@ -445,12 +446,34 @@ def _extent_origin(method: int, idat) -> int:
 
 
 def _file_key() -> bytes:
-    """The key files are encrypted with. Set HAVEN_FILE_KEY in production and keep it: files
-    stored under one key cannot be read under another (SECRET_KEY is only the fallback)."""
+    """The master file key. Set HAVEN_FILE_KEY in production and keep it: files stored under
+    one key cannot be read under another (SECRET_KEY is only the fallback). Files written since
+    migration 0012 are encrypted under a data key of their own, wrapped under this one."""
     secret = current_app.config["FILE_ENCRYPTION_KEY"] or current_app.config["SECRET_KEY"]
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=b"haven-incident-files", info=b"aes-gcm v1"
     ).derive(secret.encode())
+
+
+class FileKeyDestroyed(ValueError):
+    """The file's data key was destroyed (its records were disposed of): it cannot be read."""
+
+
+def _wrap(data_key: bytes, stored_name: str) -> bytes:
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(_file_key()).encrypt(nonce, data_key, b"file-key:" + stored_name.encode())
+
+
+def _unwrap(stored_name: str) -> bytes:
+    from server.extensions import db
+    from server.incidents.models import FileKey
+
+    found = db.session.get(FileKey, stored_name)
+    if found is None:
+        raise FileKeyDestroyed(f"the key of {stored_name} has been destroyed")
+    wrapped = found.wrapped_key
+    context = b"file-key:" + stored_name.encode()
+    return AESGCM(_file_key()).decrypt(wrapped[:12], wrapped[12:], context)
 
 
 def _upload_dir() -> Path:
@@ -460,23 +483,92 @@ def _upload_dir() -> Path:
 
 
 def store(data: bytes) -> str:
-    """Encrypt and write `data`; returns the server-generated name it is stored under."""
+    """Encrypt `data` under a new data key of its own and write it; the wrapped key is added to
+    the caller's transaction. Returns the server-generated name it is stored under."""
+    from server.extensions import db
+    from server.incidents.models import FileKey
+
     stored_name = secrets.token_hex(16)
+    data_key = AESGCM.generate_key(bit_length=256)
     nonce = secrets.token_bytes(12)
-    sealed = AESGCM(_file_key()).encrypt(nonce, data, stored_name.encode())
+    sealed = AESGCM(data_key).encrypt(nonce, data, stored_name.encode())
     path = _upload_dir() / stored_name
     with open(path, "xb") as handle:
-        handle.write(_STORED_MAGIC + nonce + sealed)
+        handle.write(_KEYED_MAGIC + nonce + sealed)
     path.chmod(0o600)
+    db.session.add(FileKey(stored_name=stored_name, wrapped_key=_wrap(data_key, stored_name)))
     return stored_name
 
 
 def load(stored_name: str) -> bytes:
-    raw = (_upload_dir() / stored_name).read_bytes()
-    if not raw.startswith(_STORED_MAGIC):
+    return decrypt(stored_name, (_upload_dir() / stored_name).read_bytes())
+
+
+def decrypt(stored_name: str, raw: bytes) -> bytes:
+    """The content of a stored file's bytes (from the upload folder or any copy of it)."""
+    if raw.startswith(_KEYED_MAGIC):
+        key = _unwrap(stored_name)
+    elif raw.startswith(_STORED_MAGIC):
+        key = _file_key()  # written before files had keys of their own
+    else:
         raise ValueError("not a stored Haven file")
     nonce, sealed = raw[4:16], raw[16:]
-    return AESGCM(_file_key()).decrypt(nonce, sealed, stored_name.encode())
+    return AESGCM(key).decrypt(nonce, sealed, stored_name.encode())
+
+
+def readable(stored_name: str) -> bool:
+    """Whether the file is still there to read: not disposed of (file and key destroyed)."""
+    from server.extensions import db
+    from server.incidents.models import FileKey
+
+    path = _upload_dir() / stored_name
+    if not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    return magic != _KEYED_MAGIC or db.session.get(FileKey, stored_name) is not None
+
+
+def destroy(stored_names: list[str]) -> None:
+    """Destroy the files' keys (in the caller's transaction); remove the files from disk with
+    `discard` once that transaction has committed. A file written before files had keys of
+    their own is encrypted under the master key, which cannot be destroyed: its file is removed,
+    but a copy older than `flask files rekey` stays readable under the master key."""
+    from sqlalchemy import delete
+
+    from server.extensions import db
+    from server.incidents.models import FileKey
+
+    if stored_names:
+        db.session.execute(delete(FileKey).where(FileKey.stored_name.in_(stored_names)))
+
+
+def rekey_legacy(stored_names: list[str]) -> int:
+    """Re-encrypt files written under the master key with a data key of their own, committing
+    each key as it goes (`flask files rekey`); returns how many were rewritten."""
+    from server.extensions import db
+    from server.incidents.models import FileKey
+
+    rewritten = 0
+    for stored_name in stored_names:
+        path = _upload_dir() / stored_name
+        if not path.is_file() or not path.read_bytes().startswith(_STORED_MAGIC):
+            continue
+        data = load(stored_name)
+        data_key = AESGCM.generate_key(bit_length=256)
+        nonce = secrets.token_bytes(12)
+        sealed = AESGCM(data_key).encrypt(nonce, data, stored_name.encode())
+        partial = path.with_name(stored_name + ".rekey")
+        with open(partial, "wb") as handle:
+            handle.write(_KEYED_MAGIC + nonce + sealed)
+        partial.chmod(0o600)
+        db.session.add(FileKey(stored_name=stored_name, wrapped_key=_wrap(data_key, stored_name)))
+        # The key is committed before the file is replaced: a stop in between leaves the old
+        # file, still readable under the master key, never a file without its key.
+        db.session.commit()
+        os.replace(partial, path)
+        rewritten += 1
+    return rewritten
 
 
 def discard(stored_names: list[str]) -> None:

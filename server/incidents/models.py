@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -295,3 +296,15 @@ class IncidentEvent(db.Model):
     @property
     def is_correction(self) -> bool:
         return self.kind in CORRECTION_KINDS
+
+
+class FileKey(db.Model):
+    """A stored file's own data key, wrapped under the master file key (migration
+    0012_retention). Not a record: deleting the row destroys the key, which is how disposal
+    makes every copy of the file, a backup's included, unreadable."""
+
+    __tablename__ = "file_keys"
+
+    stored_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -68,6 +68,9 @@ def open_file(user: User, number: int, file_id: int) -> tuple[IncidentFile, byte
     attached = db.session.get(IncidentFile, file_id) if parse_id(file_id) is not None else None
     if attached is None or attached.incident_id != incident.id:
         abort(404)
+    if not file_store.readable(attached.stored_name):
+        # Disposed of at the end of retention (server.retention): the key and file are gone.
+        abort(410, "This file was disposed of at the end of its retention period.")
     record(
         "incident.file_downloaded",
         object_type="incident",

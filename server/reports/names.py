@@ -63,23 +63,26 @@ class NameHider:
             for variant in _first_names(pupil):
                 if variant.casefold() not in kept_first:
                     self._owner.setdefault(variant.casefold(), pupil)
-        variants = sorted(self._owner, key=len, reverse=True)
-        self._regex = (
-            re.compile(
-                r"(?<!\w)(?:" + "|".join(_pattern(v) for v in variants) + r")(?!\w)",
-                re.IGNORECASE,
-            )
-            if variants and style != "shown"
-            else None
-        )
+        self._regex = _matcher(self._owner) if self._owner and style != "shown" else None
 
     def __call__(self, text: str | None) -> str:
         if not text or self._regex is None:
             return text or ""
         return self._regex.sub(self._replace, text)
 
+    def matches(self, text: str | None) -> list[tuple[int, int, Pupil]]:
+        """Where other pupils' names stand in `text`: (start, end, pupil) of each, whatever
+        the style (subject access lists them for a DSL to review, server.subject_access)."""
+        if not text or not self._owner:
+            return []
+        regex = self._regex or _matcher(self._owner)
+        return [
+            (found.start(), found.end(), self._owner[_folded(found.group(0))])
+            for found in regex.finditer(text)
+        ]
+
     def _replace(self, match: re.Match) -> str:
-        pupil = self._owner[re.sub(r"\s+", " ", match.group(0)).casefold()]
+        pupil = self._owner[_folded(match.group(0))]
         return self.label(pupil)
 
     def label(self, pupil: Pupil) -> str:
@@ -88,6 +91,24 @@ class NameHider:
                 _initials(pupil) if self.style == "initials" else _letters(len(self._labels))
             )
         return self._labels[pupil.id]
+
+
+def _matcher(names) -> re.Pattern:
+    """Any of `names` as whole words, longest first, in any case and spacing."""
+    variants = sorted(names, key=len, reverse=True)
+    return re.compile(
+        r"(?<!\w)(?:" + "|".join(_pattern(v) for v in variants) + r")(?!\w)", re.IGNORECASE
+    )
+
+
+def name_matcher(names) -> re.Pattern | None:
+    """The same matching for other lists of names (staff, in subject access)."""
+    names = [name for name in names if name and name.strip()]
+    return _matcher(names) if names else None
+
+
+def _folded(text: str) -> str:
+    return re.sub(r"\s+", " ", text).casefold()
 
 
 def _initials(pupil: Pupil) -> str:

@@ -16,10 +16,14 @@ def print_html(document) -> str:
 
 
 def pdf_bytes(document, progress=lambda stage: None) -> bytes:
+    return pdf_from_html(print_html(document), progress)
+
+
+def pdf_from_html(html: str, progress=lambda stage: None) -> bytes:
+    """A PDF of a printable page, in the reports' print style (subject access uses it too)."""
     # Imported here: WeasyPrint loads Pango at import, which pages that never print need not.
     from weasyprint import CSS, HTML
 
-    html = print_html(document)
     progress("Laying out the pages")
     rendered = HTML(string=html, base_url=str(PROJECT_ROOT)).render(
         stylesheets=[CSS(filename=str(PRINT_CSS))]
