@@ -56,7 +56,9 @@ def _backgrounds() -> dict[str, tuple]:
                 *colour, alpha = (float(part) for part in match.groups())
                 for under_name in ("--card", "--brand"):
                     under = _rgb(variables[under_name])
-                    mixed = tuple(alpha * c + (1 - alpha) * u for c, u in zip(colour, under, strict=True))
+                    mixed = tuple(
+                        alpha * c + (1 - alpha) * u for c, u in zip(colour, under, strict=True)
+                    )
                     found[f"{value} over {under_name}"] = mixed
     return found
 

@@ -313,9 +313,7 @@ TABLE_PLACES = [
 
 
 @pytest.mark.parametrize("place", TABLE_PLACES, ids=[place.name for place in TABLE_PLACES])
-def test_tables_do_not_scroll_the_page_sideways_at_320_pixels(
-    browser, live_server, school, place
-):
+def test_tables_do_not_scroll_the_page_sideways_at_320_pixels(browser, live_server, school, place):
     context = browser.new_context(viewport=NARROW, base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
