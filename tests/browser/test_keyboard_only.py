@@ -189,3 +189,17 @@ def test_a_mark_moved_with_the_arrows_says_where_it_now_is(live_server, page):
     # Enter on the mark goes to its list of places.
     page.keyboard.press("Enter")
     expect(page.get_by_role("combobox", name="Where is mark 1?")).to_be_focused()
+
+
+def test_tab_from_the_account_goes_on_down_the_form_not_back_up_to_the_guidance(live_server, page):
+    school = seed_school(live_server)
+    sign_in(page, school.assistant_email)
+    open_form(page)
+    account = page.get_by_label("Your account")
+    tab_to(page, account)
+    # On an iPad in portrait the guidance is drawn above the box; Tab must not go back to it.
+    assert page.locator("#account-guidance").bounding_box()["y"] < account.bounding_box()["y"]
+    page.keyboard.press("Tab")
+    below = page.evaluate("document.activeElement.getBoundingClientRect().top + window.scrollY")
+    assert below > account.bounding_box()["y"] + page.evaluate("window.scrollY")
+    expect(page.locator("#account-guidance summary")).not_to_be_focused()
