@@ -334,3 +334,19 @@ def test_tables_do_not_scroll_the_page_sideways_at_320_pixels(browser, live_serv
     assert width <= NARROW["width"]
     # A table too wide to stack scrolls inside a labelled box that keyboards can reach.
     assert all(box["label"] and box["focusable"] for box in scrolling)
+
+
+def test_a_page_sent_back_with_problems_puts_focus_on_what_to_fix(browser, live_server):
+    context = browser.new_context(viewport=IPAD_PORTRAIT, base_url=live_server.url)
+    page = context.new_page()
+    try:
+        page.goto("/auth/sign-in")
+        page.get_by_label("School email address").fill("not an email address")
+        page.get_by_role("button", name="Sign in").click()
+        summary = page.locator("main .error-summary")
+        expect(summary).to_be_focused()
+        # Tab goes on to its first link, which leads to the field.
+        page.keyboard.press("Tab")
+        expect(summary.get_by_role("link").first).to_be_focused()
+    finally:
+        context.close()
