@@ -212,6 +212,14 @@ function guardSignOut() {
   });
 }
 
+// A page the server sent back with an error summary (templates/_forms.html): focus goes to it,
+// so a screen reader reads what to fix and Tab continues to its links.
+function focusErrorSummary() {
+  const summary = document.querySelector('main .error-summary[tabindex="-1"]');
+  if (summary && !summary.hidden) summary.focus();
+}
+
+focusErrorSummary();
 registrationPromise = registerServiceWorker();
 offerInstall();
 guardSignOut();

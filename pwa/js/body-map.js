@@ -1,6 +1,10 @@
 // The body map: front and back outlines; a tap (finger, pen or mouse) places a numbered mark,
-// and each mark gets a kind and a note. Marks can be moved with the arrow keys and removed
-// before submitting. Positions are fractions (0..1) of the outline's width and height.
+// and each mark gets a kind and a note. Each mark is named by its region ("left forearm,
+// front"); with a keyboard or screen reader the region is chosen from a list, which puts the
+// mark at that region's centre, and the arrow keys fine-tune it. Marks can be removed before
+// submitting. Positions are fractions (0..1) of the outline's width and height.
+
+import { REGIONS, centreOf, regionAt } from './body-regions.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 200;
@@ -29,10 +33,12 @@ function outline(side) {
   const svg = el('svg', {
     viewBox: `0 0 ${WIDTH} ${HEIGHT + 20}`,
     class: 'body-outline',
-    role: 'img',
+    // A group, not an image: it holds the marks, which take focus (an image's content is
+    // never read out). The drawing itself says nothing to a screen reader.
+    role: 'group',
     'aria-label': `${SIDES[side]} of the body: tap to place a mark`,
   });
-  const body = el('g', { class: 'body-shape' });
+  const body = el('g', { class: 'body-shape', 'aria-hidden': 'true' });
   body.append(
     el('ellipse', { cx: 100, cy: 38, rx: 24, ry: 28 }),
     el('rect', { x: 90, y: 62, width: 20, height: 16 }),
@@ -46,13 +52,13 @@ function outline(side) {
   else body.append(el('circle', { cx: 100, cy: 180, r: 2, class: 'body-detail' }));
   // From the front, the child's right is on the viewer's left; from the back, the other way.
   const [leftWord, rightWord] = side === 'front' ? ['Right', 'Left'] : ['Left', 'Right'];
-  svg.append(
-    body,
+  const words = el('g', { 'aria-hidden': 'true' });
+  words.append(
     el('text', { x: 8, y: HEIGHT + 14, class: 'body-label' }, leftWord),
     el('text', { x: WIDTH - 8, y: HEIGHT + 14, class: 'body-label', 'text-anchor': 'end' },
       rightWord),
-    el('g', { class: 'body-marks' }),
   );
+  svg.append(body, words, el('g', { class: 'body-marks' }));
   return svg;
 }
 
@@ -89,8 +95,15 @@ export class BodyMap extends EventTarget {
       sides.append(figure);
     }
     for (const button of root.querySelectorAll('[data-add-mark]')) {
+      // From a button (keyboard, switch, screen reader): the new mark's place is then chosen
+      // from the list of regions, which takes focus.
       button.addEventListener('click', () => this.add(button.dataset.addMark, 0.5, 0.35, true));
     }
+  }
+
+  // Where a mark is, in words: "left forearm, front".
+  static regionOf(mark) {
+    return regionAt(mark.side, mark.x, mark.y).label;
   }
 
   get value() {
@@ -104,8 +117,11 @@ export class BodyMap extends EventTarget {
     this.marks.push(mark);
     this.#render();
     const number = this.marks.length;
-    this.#say(`Mark ${number} placed on the ${side}. Choose its kind below.`);
-    if (focusPin) this.#markNode(mark)?.focus();
+    const where = BodyMap.regionOf(mark);
+    this.#say(focusPin
+      ? `Mark ${number} added on the ${where}. Choose where it is from the list.`
+      : `Mark ${number} placed on the ${where}. Choose its kind below.`);
+    if (focusPin) this.list.querySelector(`#body-mark-${mark.key}-region`)?.focus();
     this.#changed();
     return mark;
   }
@@ -185,6 +201,24 @@ export class BodyMap extends EventTarget {
     });
     this.list.replaceChildren(...this.marks.map((mark, index) => this.#markRow(mark, index + 1)));
     this.list.hidden = this.marks.length === 0;
+    this.#pointErrorsAtTheKind();
+  }
+
+  // The error summary's link for the body map (form-errors.js) focuses the field's
+  // [data-focus] control: the kind of the first mark without one, when there is such a mark,
+  // so that Enter there never adds another mark; otherwise the first "Add a mark" button.
+  #pointErrorsAtTheKind() {
+    for (const node of this.root.querySelectorAll('[data-focus]')) node.removeAttribute('data-focus');
+    const missing = this.marks.find((mark) => !mark.kind);
+    const target = missing
+      ? this.list.querySelector(`#body-mark-${missing.key}-kind`)
+      : this.root.querySelector('[data-add-mark]');
+    target?.setAttribute('data-focus', '');
+  }
+
+  #pinLabel(mark, number) {
+    return `Mark ${number}, ${BodyMap.regionOf(mark)}: move it with the arrow keys, `
+      + 'press Enter to choose its place from a list, or Delete to remove it';
   }
 
   #drawMark(mark, number) {
@@ -193,8 +227,7 @@ export class BodyMap extends EventTarget {
       'data-key': mark.key,
       tabindex: 0,
       role: 'button',
-      'aria-label': `Mark ${number} on the ${mark.side}: `
-        + 'move it with the arrow keys, press Delete to remove it',
+      'aria-label': this.#pinLabel(mark, number),
       transform: position(mark),
     });
     group.append(
@@ -212,14 +245,79 @@ export class BodyMap extends EventTarget {
       this.remove(mark);
       return;
     }
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      this.list.querySelector(`#body-mark-${mark.key}-region`)?.focus();
+      return;
+    }
     const move = moves[event.key];
     if (!move) return;
     event.preventDefault();
     const step = event.shiftKey ? KEY_STEP * 5 : KEY_STEP;
+    const before = BodyMap.regionOf(mark);
     mark.x = clamp(mark.x + move[0] * step);
     mark.y = clamp(mark.y + move[1] * step * (WIDTH / HEIGHT));
-    this.#markNode(mark).setAttribute('transform', position(mark));
+    this.#moved(mark, before);
+  }
+
+  // After a move: the drawing, the mark's name and its row follow; a new region is said aloud.
+  #moved(mark, before) {
+    const number = this.marks.indexOf(mark) + 1;
+    const node = this.#markNode(mark);
+    node.setAttribute('transform', position(mark));
+    node.setAttribute('aria-label', this.#pinLabel(mark, number));
+    const where = BodyMap.regionOf(mark);
+    const row = this.list.querySelector(`[data-key="${mark.key}"]`);
+    if (row) {
+      row.querySelector('.body-mark-title').textContent = `Mark ${number} – ${where}`;
+      row.querySelector('select[data-region]').value = `${mark.side}:${regionAt(mark.side, mark.x, mark.y).key}`;
+    }
+    if (where !== before) this.#say(`Mark ${number} is now on the ${where}.`);
     this.#changed();
+  }
+
+  // Choosing a region from the list moves the mark to its centre (on either side of the body).
+  #placeAt(mark, value) {
+    const [side, key] = value.split(':');
+    const region = REGIONS[side]?.find((candidate) => candidate.key === key);
+    if (!region) return;
+    const { x, y } = centreOf(region);
+    if (side !== mark.side) {
+      mark.side = side;
+      mark.x = x;
+      mark.y = y;
+      const focused = document.activeElement?.id;
+      this.#render();
+      if (focused) document.getElementById(focused)?.focus();
+      this.#say(`Mark ${this.marks.indexOf(mark) + 1} is now on the ${region.label}.`);
+      this.#changed();
+      return;
+    }
+    const before = BodyMap.regionOf(mark);
+    mark.x = x;
+    mark.y = y;
+    this.#moved(mark, before);
+  }
+
+  #regionField(mark, number, id) {
+    const field = document.createElement('div');
+    field.className = 'field';
+    const label = document.createElement('label');
+    label.htmlFor = `${id}-region`;
+    label.textContent = `Where is mark ${number}?`;
+    const select = document.createElement('select');
+    select.id = `${id}-region`;
+    select.dataset.region = '';
+    for (const [side, regions] of Object.entries(REGIONS)) {
+      const group = document.createElement('optgroup');
+      group.label = SIDES[side];
+      for (const region of regions) group.append(new Option(region.label, `${side}:${region.key}`));
+      select.append(group);
+    }
+    select.value = `${mark.side}:${regionAt(mark.side, mark.x, mark.y).key}`;
+    select.addEventListener('change', () => this.#placeAt(mark, select.value));
+    field.append(label, select);
+    return field;
   }
 
   #markRow(mark, number) {
@@ -230,7 +328,7 @@ export class BodyMap extends EventTarget {
 
     const heading = document.createElement('p');
     heading.className = 'body-mark-title';
-    heading.textContent = `Mark ${number} – ${mark.side}`;
+    heading.textContent = `Mark ${number} – ${BodyMap.regionOf(mark)}`;
 
     const kindField = document.createElement('div');
     kindField.className = 'field';
@@ -243,7 +341,11 @@ export class BodyMap extends EventTarget {
     select.append(new Option('Choose…', ''));
     for (const kind of this.kinds) select.append(new Option(KIND_LABELS[kind] ?? kind, kind));
     select.value = mark.kind;
-    select.addEventListener('change', () => { mark.kind = select.value; this.#changed(); });
+    select.addEventListener('change', () => {
+      mark.kind = select.value;
+      this.#pointErrorsAtTheKind();
+      this.#changed();
+    });
     kindField.append(kindLabel, select);
 
     const noteField = document.createElement('div');
@@ -266,7 +368,7 @@ export class BodyMap extends EventTarget {
     remove.textContent = `Remove mark ${number}`;
     remove.addEventListener('click', () => this.remove(mark));
 
-    li.append(heading, kindField, noteField, remove);
+    li.append(heading, this.#regionField(mark, number, id), kindField, noteField, remove);
     return li;
   }
 

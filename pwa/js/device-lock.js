@@ -59,6 +59,11 @@ export class DeviceLock extends EventTarget {
   }
 
   #show(intro) {
+    // Where the person was, to go back to once the PIN has opened the page again.
+    const focused = document.activeElement;
+    if (focused && focused !== document.body && !this.cover.contains(focused)) {
+      this.returnFocus = focused;
+    }
     this.cover.querySelector('[data-device-lock-intro]').textContent = intro;
     this.cover.querySelector('[data-device-lock-online]').hidden = !navigator.onLine;
     this.cover.hidden = false;
@@ -69,6 +74,10 @@ export class DeviceLock extends EventTarget {
   #hide() {
     this.cover.hidden = true;
     document.documentElement.classList.remove('device-locked');
+    const back = this.returnFocus;
+    this.returnFocus = null;
+    if (back?.isConnected && back.getClientRects().length > 0) back.focus();
+    else document.getElementById('main')?.focus();
   }
 
   async #tryPin() {

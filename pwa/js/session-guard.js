@@ -15,8 +15,15 @@ const countdown = warning.querySelector('[data-idle-countdown]');
 const cover = document.getElementById('blank-cover');
 const blankForm = document.getElementById('blank-screen-form');
 const preserveWork = document.querySelector('main[data-preserve-work]') !== null;
+const announcer = document.querySelector('[data-idle-announce]');
 const POLL_SECONDS = 30;
 const DOUBLE_ESCAPE_MS = 800;
+// Where focus goes back to after the cover or the idle warning: the last thing the person
+// focused on the page itself (not the banner's "Blank screen" button they pressed to leave).
+const RETURN_FOCUS_KEY = 'haven:focus-before-blank';
+let lastFocused = null;
+let focusBeforeWarning = null;
+let lastAnnounced = null;
 
 let deadline = Date.now() + Number(config.timeoutSeconds) * 1000;
 let warningSeconds = 60;
@@ -44,6 +51,45 @@ async function refreshDeadline() {
   }
 }
 
+function rememberFocus() {
+  document.addEventListener('focusin', (event) => {
+    const node = event.target;
+    if (node instanceof HTMLElement && !cover.contains(node) && !warning.contains(node)
+        && !node.closest('.banner-actions')) {
+      lastFocused = node;
+    }
+  });
+}
+
+// Back to where the person was; failing that, the page's main content.
+function restoreFocus(node = lastFocused) {
+  const target = node?.isConnected && node.getClientRects().length > 0
+    ? node : document.getElementById('main');
+  target?.focus({ preventScroll: false });
+}
+
+// Leaving for the server's unlock page: the page after it (the same one) puts focus back.
+function keepFocusForTheUnlockPage() {
+  const id = lastFocused?.id;
+  if (!id) return;
+  try {
+    sessionStorage.setItem(RETURN_FOCUS_KEY, JSON.stringify({ path: window.location.pathname, id }));
+  } catch { /* private mode: focus starts at the top instead */ }
+}
+
+function focusWhereTheUnlockPageLeftOff() {
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(RETURN_FOCUS_KEY) ?? 'null');
+    if (saved && document.getElementById('main') && !document.querySelector('main .locked-panel')) {
+      sessionStorage.removeItem(RETURN_FOCUS_KEY);
+    }
+  } catch { return; }
+  if (!saved || saved.path !== window.location.pathname) return;
+  const node = document.getElementById(saved.id);
+  if (node) restoreFocus(node);
+}
+
 function showCover(panel) {
   document.documentElement.classList.add('blanked');
   cover.hidden = false;
@@ -58,6 +104,7 @@ function showCover(panel) {
 function hideCover() {
   cover.hidden = true;
   document.documentElement.classList.remove('blanked');
+  restoreFocus();
 }
 
 function signedOut() {
@@ -69,6 +116,7 @@ function signedOut() {
   if (signedOutShown) return;
   signedOutShown = true;
   warning.hidden = true;
+  if (announcer) announcer.textContent = '';
   if (!reachable || !navigator.onLine) {
     // The page's offline lock (pwa/js/device-lock.js) takes over if it can: the PIN opens it.
     const handled = !document.dispatchEvent(new CustomEvent('haven:idle-offline', { cancelable: true }));
@@ -130,7 +178,44 @@ async function staySignedIn() {
   if (!response.ok) return signedOut();
   const state = await response.json();
   deadline = Date.now() + state.seconds_remaining * 1000;
+  hideWarning();
+}
+
+// The warning takes focus (its "Stay signed in" button: Enter or Space keeps the session) and
+// says how long is left politely: on showing, at each whole minute, at 30 and at 10 seconds;
+// not every second, which would drown out everything else.
+function showWarning(seconds) {
+  if (!warning.hidden) return;
+  focusBeforeWarning = document.activeElement === document.body ? lastFocused : document.activeElement;
+  warning.hidden = false;
+  lastAnnounced = null;
+  warning.querySelector('[data-idle-stay]').focus();
+  announce(seconds, true);
+}
+
+function hideWarning() {
+  if (warning.hidden) return;
+  const wasInWarning = warning.contains(document.activeElement);
   warning.hidden = true;
+  if (announcer) announcer.textContent = '';
+  if (wasInWarning) restoreFocus(focusBeforeWarning);
+}
+
+function inWords(seconds) {
+  if (seconds >= 60 && seconds % 60 === 0) {
+    const minutes = seconds / 60;
+    return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  }
+  return `${seconds} second${seconds === 1 ? '' : 's'}`;
+}
+
+function announce(seconds, first = false) {
+  if (!announcer) return;
+  const due = first || (seconds > 0 && (seconds % 60 === 0 || seconds === 30 || seconds === 10));
+  if (!due || seconds === lastAnnounced) return;
+  lastAnnounced = seconds;
+  announcer.textContent = `You will be signed out in ${inWords(seconds)} unless you choose `
+    + '“Stay signed in”.';
 }
 
 async function tick() {
@@ -141,13 +226,19 @@ async function tick() {
   }
   const now = Math.round((deadline - Date.now()) / 1000);
   if (now <= 0) return signedOut();
-  warning.hidden = now > warningSeconds;
   countdown.textContent = String(now);
+  if (now > warningSeconds) {
+    hideWarning();
+    return;
+  }
+  showWarning(now);
+  announce(now);
 }
 
 function blankScreen({ fromAnotherTab = false } = {}) {
   if (!fromAnotherTab) tellOtherTabs('blanked');
   if (!preserveWork) {
+    keepFocusForTheUnlockPage();
     showCover('[data-cover-plain]');
     blankForm.submit();
     return;
@@ -234,6 +325,8 @@ function listenForBlanking() {
 }
 
 warning.querySelector('[data-idle-stay]').addEventListener('click', staySignedIn);
+rememberFocus();
+focusWhereTheUnlockPageLeftOff();
 listenForBlanking();
 listenToOtherTabs();
 setInterval(tick, 1000);

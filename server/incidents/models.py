@@ -24,6 +24,7 @@ from server.auth.models import User
 from server.clock import utcnow
 from server.database import UTCDateTime
 from server.extensions import db
+from server.incidents.body_regions import region_label
 from server.pupils.models import Pupil
 
 
@@ -231,6 +232,12 @@ class IncidentBodyMark(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
 
     incident: Mapped[Incident] = relationship(back_populates="body_marks")
+
+    @property
+    def region(self) -> str:
+        """Where on the body, in words ("left forearm, front"): derived from the position by
+        the same table the form uses, so it is never stored and never disagrees."""
+        return region_label(self.side, self.x, self.y)
 
 
 class IncidentFile(db.Model):

@@ -201,7 +201,7 @@ def test_teaching_assistant_records_and_class_teacher_marks_read(browser, live_s
         "Not yet"
     ).check()
     page.get_by_label("Why have they not been contacted?").fill("Mum is at work until 3pm.")
-    front = page.get_by_role("img", name=re.compile("^Front of the body"))
+    front = page.get_by_role("group", name=re.compile("^Front of the body"))
     front.tap(position={"x": 60, "y": 200})
     front.tap(position={"x": 110, "y": 320})
     marks = page.get_by_role("list", name="Marks on the body map").get_by_role("listitem")
@@ -591,10 +591,14 @@ def test_the_pupil_can_be_chosen_with_the_keyboard(live_server, page):
         page.get_by_role("button", name=f"Change pupil from {school.pupil_name}")
     ).to_be_focused()
 
-    # A mark without tapping: add it with a button, move it with the arrow keys.
+    # A mark without tapping: add it with a button, choose where from the list of regions,
+    # fine-tune it with the arrow keys.
     page.get_by_role("button", name="Add a mark on the back").click()
-    mark = page.get_by_role("button", name=re.compile("^Mark 1 on the back"))
-    expect(mark).to_be_focused()
+    where = page.get_by_role("combobox", name="Where is mark 1?")
+    expect(where).to_be_focused()
+    where.select_option(label="left calf, back")
+    mark = page.get_by_role("button", name=re.compile("^Mark 1, left calf, back"))
+    mark.focus()
     before = mark.get_attribute("transform")
     page.keyboard.press("ArrowLeft")
     expect(mark).not_to_have_attribute("transform", before)
@@ -614,7 +618,7 @@ def test_no_horizontal_scrolling_on_an_ipad_either_way_up(browser, live_server, 
         sign_in(page, school.assistant_email)
         open_form(page)
         pick_pupil(page, school.last[:4], school.pupil_name)
-        page.get_by_role("img", name=re.compile("^Back of the body")).tap(
+        page.get_by_role("group", name=re.compile("^Back of the body")).tap(
             position={"x": 40, "y": 80}
         )
         overflow = page.evaluate(
