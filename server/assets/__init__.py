@@ -12,7 +12,7 @@ serves the current file for anything that cannot know the build, revalidated on 
 import re
 from html.parser import HTMLParser
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, g, url_for
 from markupsafe import Markup
 
 from server.assets.files import StaticFiles
@@ -24,7 +24,7 @@ BUILD_PATTERN = "[0-9a-f]{16}"
 
 
 class Assets:
-    def __init__(self, app: Flask, root):
+    def __init__(self, root):
         self.files = StaticFiles(root)
         self.modules = ModuleGraph(root)
         self.build: str | None = None
@@ -36,7 +36,7 @@ def init_assets(app: Flask, root) -> None:
     from server.assets import routes
     from server.assets.compression import compress_response
 
-    app.extensions[EXTENSION] = Assets(app, root)
+    app.extensions[EXTENSION] = Assets(root)
     routes.register(app)
     app.url_defaults(_fingerprint_static_urls)
     # Registered before every other after_request hook, so it runs last, on the final body.
@@ -61,7 +61,9 @@ def current_build() -> str:
     if current_app.debug:
         from server.offline.app_shell import build_version
 
-        return build_version()
+        if "haven_build" not in g:
+            g.haven_build = build_version()
+        return g.haven_build
     return assets().build
 
 
