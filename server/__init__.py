@@ -13,7 +13,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
         __name__,
         instance_path=str(config_class.INSTANCE_DIR),
         template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=None,  # served by server/assets, fingerprinted
+        static_folder=None,  # pwa/, served by server/assets (see _serve_assets)
         static_url_path="/static",
     )
     app.config.from_object(config_class)
@@ -123,7 +123,9 @@ def _serve_assets(app: Flask) -> None:
     """Before the blueprints, so compression (an after_request hook) runs after all of theirs."""
     from server.assets import init_assets
 
-    init_assets(app, PROJECT_ROOT / "pwa")
+    # The web root, named here rather than to Flask, whose own static route would take it.
+    app.static_folder = str(PROJECT_ROOT / "pwa")
+    init_assets(app, Path(app.static_folder))
 
 
 def _fix_build(app: Flask) -> None:
