@@ -13,7 +13,7 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
         __name__,
         instance_path=str(config_class.INSTANCE_DIR),
         template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "pwa"),
+        static_folder=None,  # pwa/, served by server/assets (see _serve_assets)
         static_url_path="/static",
     )
     app.config.from_object(config_class)
@@ -26,9 +26,11 @@ def create_app(config_class: type[Config] = Config, **overrides) -> Flask:
     _use_request_class(app)
     _register_url_converters(app)
     _init_extensions(app)
+    _serve_assets(app)
     _register_blueprints(app)
     _register_cli(app)
     _register_request_hooks(app)
+    _fix_build(app)
     return app
 
 
@@ -116,6 +118,22 @@ def _import_models() -> None:
     import server.push.models  # noqa: F401
     import server.reports.models  # noqa: F401
     import server.transfer.models  # noqa: F401
+
+
+def _serve_assets(app: Flask) -> None:
+    """Before the blueprints, so compression (an after_request hook) runs after all of theirs."""
+    from server.assets import init_assets
+
+    # The web root, named here rather than to Flask, whose own static route would take it.
+    app.static_folder = str(PROJECT_ROOT / "pwa")
+    init_assets(app, Path(app.static_folder))
+
+
+def _fix_build(app: Flask) -> None:
+    """Once everything is registered: the build every static URL and the service worker carry."""
+    from server.assets import fix_build
+
+    fix_build(app)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -4,6 +4,8 @@ import secrets
 
 from flask import current_app, g, request
 
+from server.assets import STATIC_ENDPOINTS
+
 
 def csp_nonce() -> str:
     if "csp_nonce" not in g:
@@ -35,7 +37,7 @@ def apply_security_headers(response):
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     # Only public, versioned assets may be cached; anything else may carry personal data.
-    if request.endpoint != "static":
+    if request.endpoint not in STATIC_ENDPOINTS or response.status_code >= 400:
         response.headers["Cache-Control"] = "no-store"
     if request.is_secure and _hsts_enabled():
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"

@@ -18,8 +18,10 @@ def safe_next_url(target: str | None) -> str:
 
 
 def wants_json() -> bool:
+    """JSON for the API and for clients that prefer it; HTML for browsers and for anything that
+    takes whatever it is given (`Accept: */*`, as curl sends): a tie goes to the page."""
     return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best_match(["application/json", "text/html"]) == "application/json"
+        request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
     )
 
 

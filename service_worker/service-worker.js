@@ -10,7 +10,8 @@
 // - Never takes over while a page is open: pages offer "A new version is ready — reload", and
 //   ask for skipWaiting only when nothing is unsent.
 
-import { replayOutbox } from '/static/js/outbox.js';
+// __HAVEN_STATIC__ is this build's static prefix (/static/<version>), written in by the server.
+import { replayOutbox } from '__HAVEN_STATIC__/js/outbox.js';
 import '/sw/push.js';
 
 const BUILD = "__HAVEN_BUILD__";
@@ -27,7 +28,10 @@ self.addEventListener('install', (event) => {
 async function precache() {
   const cache = await caches.open(CACHE);
   await Promise.all(BUILD.precache.map(async (url) => {
-    const response = await fetch(url, { cache: 'no-store', credentials: 'omit', redirect: 'error' });
+    // Static URLs name their build, so what the page just loaded is taken from the HTTP cache;
+    // the pages and the manifest are fetched afresh.
+    const fresh = url.startsWith('/static/') ? 'default' : 'no-store';
+    const response = await fetch(url, { cache: fresh, credentials: 'omit', redirect: 'error' });
     if (!response.ok) throw new Error(`precache: ${url} answered ${response.status}`);
     await cache.put(url, response);
   }));

@@ -44,8 +44,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "haven"))
 
 # Signing out or blanking the screen ends or locks the fuzzing client's own session, and
 # take no input; static files and the service worker take none either.
-NOT_FUZZED = {"auth.sign_out", "auth.blank_screen", "static", "offline.service_worker",
-              "offline.service_worker_module"}  # fmt: skip
+NOT_FUZZED = {"auth.sign_out", "auth.blank_screen", "static", "static_unversioned",
+              "offline.service_worker", "offline.service_worker_module"}  # fmt: skip
 # Rows a refused request must never add (audit rows and throttling counts may: they record
 # the refusal itself).
 RECORD_TABLES = (

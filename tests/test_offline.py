@@ -507,7 +507,9 @@ def test_the_service_worker_is_served_from_the_root_with_its_build(client):
     assert "__HAVEN_BUILD__" not in source
     build = json.loads(source.split("const BUILD = ", 1)[1].split(";\n", 1)[0])
     assert len(build["version"]) == 16
-    assert "/offline/incident" in build["precache"] and "/static/js/outbox.js" in build["precache"]
+    outbox = f"/static/{build['version']}/js/outbox.js"  # one build: the static URLs' prefix
+    assert "/offline/incident" in build["precache"] and outbox in build["precache"]
+    assert f"import {{ replayOutbox }} from '{outbox}';" in source
 
 
 def test_only_public_pages_are_precached_and_none_redirects(client, school, sign_in):

@@ -50,12 +50,28 @@ def _unauthorised():
 
 class HavenSessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie, except that an answer to a request with a replaced token does not
-    send the cookie back unless the request itself changed it (signing in anew does)."""
+    send the cookie back unless the request itself changed it (signing in anew does), and static
+    files have no session at all: no cookie is read or set for them, so they do not vary by
+    cookie and any cache may keep them."""
+
+    def open_session(self, app, request):
+        if _is_static(app, request):
+            return self.session_class()  # empty, and never saved (below)
+        return super().open_session(app, request)
+
+    def save_session(self, app, session, response) -> None:
+        if _is_static(app, request):
+            return
+        super().save_session(app, session, response)
 
     def should_set_cookie(self, app, session) -> bool:
         if g.get("stale_session_token") and not session.modified:
             return False
         return super().should_set_cookie(app, session)
+
+
+def _is_static(app, request) -> bool:
+    return request.path.startswith(f"{app.static_url_path}/")
 
 
 def init_auth(app) -> None:

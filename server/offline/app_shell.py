@@ -4,6 +4,11 @@ Only public, versioned things are precached: the static files (CSS, JS modules, 
 manifest, and two pages with nothing personal in them — the Add Incident form's app shell and
 the offline page. The version is a hash of all of them, so any change to one installs a new
 service worker (which then waits: pages offer "A new version is ready — reload").
+
+That version is Haven's one notion of a build: it is computed once at start-up
+(`server.assets.fix_build`) and is also the prefix of every static URL
+(`/static/<version>/js/app.js`), so the files a page loads and the ones the service worker
+keeps are the same URLs, and a new build moves them all at once.
 """
 
 import hashlib
@@ -27,6 +32,8 @@ SHELL_TEMPLATES = (
     "offline/_device_panels.html",
 )
 BUILD_PLACEHOLDER = '"__HAVEN_BUILD__"'
+# The service worker's own static imports name this build's prefix.
+STATIC_PLACEHOLDER = "__HAVEN_STATIC__"
 THEME_COLOUR = "#2f3e74"
 
 
@@ -61,15 +68,22 @@ def build_version() -> str:
 
 
 def service_worker_source() -> str:
-    """service_worker/service-worker.js with its build (version and precache list) written in."""
+    """service_worker/service-worker.js with its build (version and precache list) and the
+    static files' prefix written in."""
+    from server.assets import current_build
+
     source = (SERVICE_WORKER_DIR / "service-worker.js").read_text()
-    build = {"version": build_version(), "precache": precache_urls()}
+    build = {"version": current_build(), "precache": precache_urls()}
+    static_prefix = url_for("static", filename="x")[: -len("/x")]
+    source = source.replace(STATIC_PLACEHOLDER, static_prefix)
     return source.replace(BUILD_PLACEHOLDER, json.dumps(build), 1)
 
 
 def manifest() -> dict:
     school = current_app.config["SCHOOL_NAME"]
-    icon = lambda name: url_for("static", filename=f"icons/{name}")  # noqa: E731
+    # Unversioned (revalidated) URLs: the manifest is part of what the build is a hash of, and
+    # an installed app's icons should not change address with every release.
+    icon = lambda name: f"{current_app.static_url_path}/icons/{name}"  # noqa: E731
     return {
         "name": f"Haven – {school}" if school else "Haven",
         "short_name": "Haven",

@@ -1,0 +1,105 @@
+"""Static files (pwa/, at /static): fingerprinted URLs cached for a year, compression of
+everything worth it, and the module graph each page asks for at once.
+
+`url_for("static", filename="js/app.js")` gives `/static/<build>/js/app.js`. The build is the
+installable app's version (`server.offline.app_shell.build_version`: a hash of the static files,
+the service worker and the app shell), computed once at start-up. Every file moves to a new
+prefix together, so the ES modules, which import each other by relative URL, always load from
+one build, and the service worker's precache names the same URLs. `/static/<filename>` still
+serves the current file for anything that cannot know the build, revalidated on each use.
+"""
+
+import re
+from html.parser import HTMLParser
+
+from flask import Flask, current_app, g, url_for
+from markupsafe import Markup
+
+from server.assets.files import StaticFiles
+from server.assets.modules import ModuleGraph
+
+EXTENSION = "haven.assets"
+STATIC_ENDPOINTS = frozenset({"static", "static_unversioned"})
+BUILD_PATTERN = "[0-9a-f]{16}"
+
+
+class Assets:
+    def __init__(self, root):
+        self.files = StaticFiles(root)
+        self.modules = ModuleGraph(root)
+        self.build: str | None = None
+
+
+def init_assets(app: Flask, root) -> None:
+    """Routes, the URL default that fingerprints `url_for('static', …)`, compression and the
+    template helper. The build itself is fixed by `fix_build` once the app is complete."""
+    from server.assets import routes
+    from server.assets.compression import compress_response
+
+    app.extensions[EXTENSION] = Assets(root)
+    routes.register(app)
+    app.url_defaults(_fingerprint_static_urls)
+    # Registered before every other after_request hook, so it runs last, on the final body.
+    app.after_request(compress_response)
+    app.jinja_env.globals["module_preloads"] = module_preloads
+
+
+def fix_build(app: Flask) -> None:
+    from server.offline.app_shell import build_version
+
+    with app.app_context():
+        assets(app).build = build_version()
+
+
+def assets(app: Flask | None = None) -> Assets:
+    return (app or current_app).extensions[EXTENSION]
+
+
+def current_build() -> str:
+    """The build every fingerprinted URL carries. In debug mode it follows edits to the files
+    (each request hashes them again), so a developer never sees a stale module."""
+    if current_app.debug:
+        from server.offline.app_shell import build_version
+
+        if "haven_build" not in g:
+            g.haven_build = build_version()
+        return g.haven_build
+    return assets().build
+
+
+def _fingerprint_static_urls(endpoint: str, values: dict) -> None:
+    if endpoint == "static":
+        values.setdefault("build", current_build())
+
+
+def module_preloads(*entries) -> Markup:
+    """`<link rel="modulepreload">` for every module the given scripts import, however deep.
+
+    Each entry is a file name under pwa/ ('js/app.js') or rendered HTML (a template's
+    `self.scripts()`), whose `<script type="module" src>` are taken as entries."""
+    names: list[str] = []
+    for entry in entries:
+        names.extend(module_sources(str(entry)) if "<" in str(entry) else [entry])
+    link = Markup('<link rel="modulepreload" href="{}">')
+    return Markup("\n  ").join(
+        link.format(url_for("static", filename=name)) for name in assets().modules.closure(names)
+    )
+
+
+def module_sources(html: str) -> list[str]:
+    """The files under pwa/ that the `<script type="module" src>` in `html` load."""
+    parser = _ModuleScripts()
+    parser.feed(html)
+    prefix = re.compile(rf"^{re.escape(current_app.static_url_path)}/(?:{BUILD_PATTERN}/)?")
+    return [prefix.sub("", src) for src in parser.sources if prefix.match(src)]
+
+
+class _ModuleScripts(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "script" and attributes.get("type") == "module" and attributes.get("src"):
+            self.sources.append(attributes["src"])
