@@ -1,5 +1,6 @@
 """Jinja filters and globals: dates in the school's time zone, in British style."""
 
+import math
 from datetime import date, datetime
 
 from flask import Flask, current_app
@@ -33,7 +34,8 @@ def format_file_size(size: int) -> str:
 
 def _rounded(value: float) -> float | int:
     # One decimal below 10 ("3.4 KB"), never a trailing ".0" ("20 MB", not "20.0 MB").
-    number = round(value, 1) if value < 9.95 else round(value)
+    # Halves round up, as Math.round does on the Add Incident page (Python's round() would not).
+    number = math.floor(value * 10 + 0.5) / 10 if value < 9.95 else math.floor(value + 0.5)
     return int(number) if number == int(number) else number
 
 
