@@ -23,6 +23,7 @@ from server.incidents.models import Incident
 from server.offline.devices import revoke_device
 from server.offline.models import Device
 from tests.browser.test_record_incident import (
+    add_and_confirm,
     fill_required,
     incident_for,
     open_form,
@@ -152,7 +153,7 @@ def unlock_with_pin(page: Page) -> None:
 def record_offline(page: Page, school, account: str) -> None:
     fill_required(page, school)
     page.get_by_label("Your account").fill(account)
-    page.get_by_role("button", name="Add incident").click()
+    add_and_confirm(page)
     expect(
         page.get_by_role("heading", name="Saved on this device, waiting to send")
     ).to_be_visible()
@@ -248,7 +249,7 @@ def test_a_reply_lost_after_the_server_committed_is_not_a_second_incident(app_pa
 
     page.context.route("**/api/outbox", commit_then_lose_the_reply)
     fill_required(page, school)
-    page.get_by_role("button", name="Add incident").click()
+    add_and_confirm(page)
     expect(
         page.get_by_role("heading", name="Saved on this device, waiting to send")
     ).to_be_visible()
@@ -324,7 +325,7 @@ def test_the_outbox_still_sends_after_the_session_ended_and_after_sign_out(app_p
     open_form(page)
     page.context.route("**/api/outbox", lambda route: route.abort("internetdisconnected"))
     fill_required(page, school)
-    page.get_by_role("button", name="Add incident").click()
+    add_and_confirm(page)
     expect(
         page.get_by_role("heading", name="Saved on this device, waiting to send")
     ).to_be_visible()
