@@ -197,6 +197,7 @@ function build(vocabulary, roster, staff) {
   parts.preview = new AlertPreview($('#alert-preview'), previewRequest);
   wire();
   setNow();
+  showRecap();
   collapseGuidanceOnNarrowScreens();
 }
 
