@@ -52,6 +52,9 @@ let device = null;
 let deviceLock = null;
 let saveTimer = null;
 let queuedUuid = null;
+let checkTicket = 0;
+// How long "Check before you send" waits to hear who will be alerted before saying it cannot.
+const PREVIEW_WAIT_MS = 5000;
 
 // --- Time: the form shows local time; the server gets ISO 8601 with the offset. -------------
 
@@ -454,8 +457,12 @@ async function fillAlerted(incident) {
   list.replaceChildren();
   list.hidden = true;
   status.textContent = 'Checking who will be alerted…';
-  const answer = main.dataset.offline === 'yes' ? null : await parts.preview.now();
-  if (!check.open) return;
+  const ticket = ++checkTicket;
+  const answer = main.dataset.offline === 'yes' ? null : await Promise.race([
+    parts.preview.now(),
+    new Promise((resolve) => { setTimeout(() => resolve(null), PREVIEW_WAIT_MS); }),
+  ]);
+  if (ticket !== checkTicket) return; // the check was opened again since
   if (!answer) {
     const chosen = incident.extra_recipient_ids.map((id) => parts.staff.name(id));
     status.textContent = 'Haven cannot be reached just now, so who will be alerted is not known '

@@ -153,7 +153,13 @@ def unlock_with_pin(page: Page) -> None:
 def record_offline(page: Page, school, account: str) -> None:
     fill_required(page, school)
     page.get_by_label("Your account").fill(account)
-    add_and_confirm(page)
+    # "Check before you send" works with no connection: the pupil is shown, and it says that
+    # who will be alerted cannot be known until Haven is reached.
+    page.get_by_role("button", name="Add incident").click()
+    check = page.get_by_role("dialog", name="Check before you send")
+    expect(check).to_contain_text(school.pupil_name)
+    expect(check).to_contain_text("who will be alerted is not known yet")
+    check.get_by_role("button", name="Yes, add it now").click()
     expect(
         page.get_by_role("heading", name="Saved on this device, waiting to send")
     ).to_be_visible()
