@@ -376,9 +376,13 @@ def test_a_draft_survives_a_reload_encrypted(app_page, live_server):
     fill_required(page, school)
     account = "Draft only: she said “don’t tell mum” and would not say more."
     page.get_by_label("Your account").fill(account)
+    page.locator("#more-details > summary").click()
+    page.get_by_label("Their name").fill("Marjorie Quayle")
+    before = page.evaluate("Date.now()")
     page.get_by_role("button", name="Add a mark on the front").click()
-    page.wait_for_function(
-        "() => Number(document.querySelector('main').dataset.draftSaved || 0) > 0"
+    page.wait_for_function(  # saved after the last change, so the draft holds all of it
+        "(before) => Number(document.querySelector('main').dataset.draftSaved || 0) > before",
+        arg=before,
     )
     stored = page.evaluate(DUMP_STORAGE)
     assert account not in stored and school.pupil_name not in stored
@@ -386,6 +390,9 @@ def test_a_draft_survives_a_reload_encrypted(app_page, live_server):
     page.wait_for_selector("html[data-incident-form=ready]", state="attached")
     expect(page.locator("#draft-restored")).to_be_visible()
     expect(page.get_by_label("Your account")).to_have_value(account)
+    # What was folded under "More details" is shown again, not hidden away.
+    expect(page.locator("#more-details")).to_have_attribute("open", "")
+    expect(page.get_by_label("Their name")).to_have_value("Marjorie Quayle")
     expect(page.locator("#pupil-picker")).to_contain_text(school.pupil_name)
     expect(page.get_by_label("Behaviour")).to_be_checked()
     expect(page.locator("[data-body-marks] li")).to_have_count(1)
