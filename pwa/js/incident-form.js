@@ -446,8 +446,10 @@ function fillCheck(incident) {
   check.querySelector('[data-check-pupil-details]').textContent = pupilDetails(pupil);
   check.querySelector('[data-check-categories]').textContent = incident.category_ids
     .map((id) => known.categories.get(id)).join('; ');
-  check.querySelector('[data-check-urgent]').textContent = incident.urgent
+  const urgent = check.querySelector('[data-check-urgent]');
+  urgent.textContent = incident.urgent
     ? 'Yes: needs action before the child goes home today' : 'No';
+  urgent.classList.toggle('check-urgent', incident.urgent);
   fillAlerted(incident);
 }
 
