@@ -46,9 +46,14 @@ def test_author_adds_actions_which_appear_in_order(app, client, sign_in, school,
     sign_in(school.staff)
     first = client.post(f"/incidents/{number}/actions", data={"text": "Told the class teacher."})
     assert first.status_code == 302
-    assert first.headers["Location"].endswith(f"/incidents/{number}#actions")
+    # Back to the page at the message, which sits beside the form that was used.
+    assert first.headers["Location"].endswith(f"/incidents/{number}#action-done")
+    client.get(f"/incidents/{number}")  # the first message shown, once
     client.post(f"/incidents/{number}/actions", data={"text": "Outcome: mum informed at 3:15."})
     page = client.get(f"/incidents/{number}").get_data(as_text=True)
+    actions = page[page.index('id="actions"') : page.index('id="add-action"')]
+    assert 'id="action-done"' in actions and "Action added." in actions
+    assert page.count("Action added.") == 1  # not also at the top of the page
     assert page.index("Told the class teacher.") < page.index("Outcome: mum informed at 3:15.")
     assert "action.created" in audit_actions(app)
 
@@ -302,7 +307,7 @@ def test_monitoring_changes_that_do_not_apply_are_refused_and_write_nothing(
 
 
 def _status_choices(page: str) -> list[str]:
-    form = page.split("<h3>Change status</h3>")[1].split("</form>")[0]
+    form = page.split('id="change-status"')[1].split("</form>")[0]
     return re.findall(r'<input [^>]*name="kind"[^>]*type="radio" value="([^"]+)"', form)
 
 

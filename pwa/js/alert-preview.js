@@ -9,7 +9,7 @@ const DEBOUNCE_MS = 250;
 
 const reasonText = (person) => person.reason_label || person.reason;
 
-function person(entry) {
+export function person(entry) {
   const { name } = entry;
   const reason = reasonText(entry);
   const li = document.createElement('li');
@@ -40,26 +40,35 @@ export class AlertPreview extends EventTarget {
     this.timer = setTimeout(() => this.#load(), DEBOUNCE_MS);
   }
 
+  // Ask at once (for "Check before you send"): the server's answer, or null when it cannot be
+  // asked (no pupil, no connection, a refusal).
+  now() {
+    clearTimeout(this.timer);
+    return this.#load();
+  }
+
   async #load() {
     const body = this.payload();
     const ticket = ++this.sequence;
     if (!body) {
       this.#show({ recipients: [], refused: [] });
       this.status.textContent = 'Choose the pupil to see who will be alerted.';
-      return;
+      return null;
     }
     this.status.textContent = 'Checking who will be alerted…';
     try {
       const answer = await postJSON(PREVIEW_URL, body);
-      if (ticket !== this.sequence) return; // a newer question is on its way
+      if (ticket !== this.sequence) return answer; // a newer question is on its way
       this.#show(answer);
       this.status.textContent = answer.recipients.length
         ? 'These staff will be alerted when you add the incident:'
-        : 'Nobody will be alerted automatically. Add someone below if they need to know.';
+        : 'Nobody will be alerted automatically. Add someone under “More details” if they need to know.';
+      return answer;
     } catch (error) {
-      if (ticket !== this.sequence) return;
+      if (ticket !== this.sequence) return null;
       this.status.textContent = `Could not check who will be alerted: ${error.message} `
         + 'The school’s alert rules still apply when the incident is sent.';
+      return null;
     }
   }
 

@@ -2,10 +2,17 @@
 // name and size and removable; too large or the wrong type is refused here, before sending.
 // The server checks each file's content again; this only saves a wasted upload.
 
+// "48 bytes", "3.4 KB", "120 KB", "20 MB": one decimal only below 10, never a trailing ".0",
+// and a file of a few bytes is not rounded up to a kilobyte.
+function rounded(value) {
+  return value < 9.95 ? Math.round(value * 10) / 10 : Math.round(value);
+}
+
 export function formatSize(bytes) {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (bytes < 1024) return bytes === 1 ? '1 byte' : `${bytes} bytes`;
+  const kilobytes = rounded(bytes / 1024);
+  if (kilobytes < 1024) return `${kilobytes.toLocaleString('en-GB')} KB`;
+  return `${rounded(bytes / (1024 * 1024)).toLocaleString('en-GB')} MB`;
 }
 
 function extension(name) {
@@ -25,6 +32,7 @@ export class FilePicker extends EventTarget {
     this.input = root.querySelector('input[type=file]');
     this.list = root.querySelector('[data-file-list]');
     this.problems = root.querySelector('[data-file-problems]');
+    this.count = root.querySelector('[data-file-count]');
     if (acceptedTypes.length) this.input.accept = acceptedTypes.join(',');
     this.input.addEventListener('change', () => this.#take([...this.input.files]));
   }
@@ -104,6 +112,10 @@ export class FilePicker extends EventTarget {
       return li;
     }));
     this.list.hidden = this.files.length === 0;
+    if (this.count) {
+      const n = this.files.length;
+      this.count.textContent = n === 0 ? 'No files chosen' : `${n} ${n === 1 ? 'file' : 'files'} chosen`;
+    }
     this.dispatchEvent(new CustomEvent('change'));
   }
 }

@@ -20,15 +20,35 @@ export class FormErrors {
     this.summary.hidden = true;
     this.list.replaceChildren();
     for (const wrapper of this.form.querySelectorAll('[data-field].field-error')) {
-      wrapper.classList.remove('field-error');
-      const message = wrapper.querySelector(':scope [data-error]');
-      if (message) {
-        message.hidden = true;
-        message.textContent = '';
-      }
-      for (const control of wrapper.querySelectorAll('[aria-invalid]')) {
-        control.removeAttribute('aria-invalid');
-      }
+      this.#unmark(wrapper);
+    }
+  }
+
+  // Put right, an answer stops being marked at once, not at the next send. `stillWrong` is what
+  // the page's own checks find now; only fields those checks cover (`checked`) are cleared, so a
+  // refusal only the server can make stays until the next send. New problems wait for it too.
+  settle(stillWrong, checked) {
+    if (this.summary.hidden) return;
+    const wrong = new Set(Object.keys(stillWrong).map((name) => this.#wrapper(name)));
+    for (const wrapper of this.form.querySelectorAll('[data-field].field-error')) {
+      if (wrong.has(wrapper) || !checked.has(wrapper.dataset.field)) continue;
+      this.#unmark(wrapper);
+      const target = CSS.escape(wrapper.dataset.field);
+      this.list.querySelector(`a[data-target="${target}"]`)?.closest('li')?.remove();
+    }
+    this.intro.textContent = this.list.children.length > 1 ? 'Please check these answers:' : '';
+    if (this.list.children.length === 0) this.summary.hidden = true;
+  }
+
+  #unmark(wrapper) {
+    wrapper.classList.remove('field-error');
+    const message = wrapper.querySelector(':scope [data-error]');
+    if (message) {
+      message.hidden = true;
+      message.textContent = '';
+    }
+    for (const control of wrapper.querySelectorAll('[aria-invalid]')) {
+      control.removeAttribute('aria-invalid');
     }
   }
 
@@ -54,6 +74,9 @@ export class FormErrors {
   #mark(name, text) {
     const wrapper = this.#wrapper(name);
     if (!wrapper) return this.#item(null, text);
+    // A field folded away (under "More details") is opened, so its message and control show.
+    const folded = wrapper.closest('details');
+    if (folded) folded.open = true;
     wrapper.classList.add('field-error');
     const message = wrapper.querySelector('[data-error]');
     if (message) {

@@ -8,13 +8,13 @@
 // opens with the offline PIN. Where this browser cannot keep keys, the in-memory submit queue
 // sends it online as before.
 
-import { AlertPreview } from './alert-preview.js';
+import { AlertPreview, person } from './alert-preview.js';
 import { ApiError, getJSON } from './api.js';
 import { BodyMap } from './body-map.js';
 import { checkedIds, renderAgencies, renderCategories } from './choices.js';
 import { FilePicker, formatSize } from './file-picker.js';
 import { FormErrors } from './form-errors.js';
-import { PupilPicker, RosterIndex } from './pupil-picker.js';
+import { pupilDetails, PupilPicker, pupilTitle, RosterIndex } from './pupil-picker.js';
 import { keepSessionWhileTyping } from './session-activity.js';
 import { StaffPicker } from './staff-picker.js';
 import { newUuid, SubmitQueue } from './submit-queue.js';
@@ -34,6 +34,13 @@ const main = $('main');
 const errors = new FormErrors(form, $('#error-summary'));
 const queue = new SubmitQueue();
 const parts = {};
+const check = $('#check-before-send');
+// Filled by build(): the school's categories by id, and the roster to describe the chosen pupil.
+const known = { categories: new Map(), roster: null };
+// The fields problems() checks here: only these stop being marked as soon as they are put right.
+const CHECKED_HERE = new Set(['pupil_id', 'occurred_at', 'account', 'parents_contacted',
+  'parents_reason', 'body_marks', 'medical_attention', 'category_ids', 'extra_recipient_ids',
+  'on_behalf']);
 const appShell = main.hasAttribute('data-app-shell');
 const SAVE_DELAY_MS = 400;
 const DATA = [
@@ -45,6 +52,9 @@ let device = null;
 let deviceLock = null;
 let saveTimer = null;
 let queuedUuid = null;
+let checkTicket = 0;
+// How long "Check before you send" waits to hear who will be alerted before saying it cannot.
+const PREVIEW_WAIT_MS = 5000;
 
 // --- Time: the form shows local time; the server gets ISO 8601 with the offset. -------------
 
@@ -171,6 +181,8 @@ function loadProblem(error) {
 
 function build(vocabulary, roster, staff) {
   const index = new RosterIndex(roster);
+  known.roster = index;
+  known.categories = new Map(vocabulary.categories.map((c) => [c.id, c.full_name]));
   parts.pupil = new PupilPicker($('#pupil-picker'), index);
   parts.linked = new PupilPicker($('#linked-picker'), index, {
     multiple: true,
@@ -188,6 +200,7 @@ function build(vocabulary, roster, staff) {
   parts.preview = new AlertPreview($('#alert-preview'), previewRequest);
   wire();
   setNow();
+  showRecap();
   collapseGuidanceOnNarrowScreens();
 }
 
@@ -195,7 +208,9 @@ function wire() {
   parts.pupil.addEventListener('change', () => {
     if (parts.pupil.value !== null) parts.linked.drop(parts.pupil.value);
     parts.preview.refresh();
+    showRecap();
   });
+  $('#urgent').addEventListener('change', showRecap);
   parts.linked.addEventListener('change', () => parts.preview.refresh());
   parts.staff.addEventListener('change', () => parts.preview.refresh());
   $('#categories').addEventListener('change', () => parts.preview.refresh());
@@ -208,7 +223,12 @@ function wire() {
   $('#occurred-at').addEventListener('focus', () => {
     $('#occurred-at').max = localInputValue(new Date());
   });
-  form.addEventListener('submit', submit);
+  // Nothing sends from the form itself: "Add incident" is not a submit button, so the browser
+  // has no implicit submission, and sending needs "Yes, add it now" in "Check before you send".
+  form.addEventListener('submit', (event) => event.preventDefault());
+  $('[data-submit]').addEventListener('click', checkBeforeSending);
+  check.querySelector('[data-confirm-send]').addEventListener('click', confirmSending);
+  check.querySelector('[data-check-back]').addEventListener('click', () => check.close());
   // Enter in a one-line box must never send: an incident cannot be edited once it is added.
   form.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && event.target instanceof HTMLInputElement
@@ -244,6 +264,7 @@ function followTheBlankScreen() {
 // --- The draft, saved as it is typed ----------------------------------------------------------
 
 function changed() {
+  errors.settle(problems(collect()), CHECKED_HERE);
   main.dataset.unsentWork = 'yes';
   clearTimeout(saveTimer);
   saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
@@ -290,11 +311,20 @@ async function restoreDraft() {
   checkIds($('#agencies'), fields.agency_ids ?? []);
   showParentsReason();
   parts.preview.refresh();
+  showRecap();
+  openMoreDetailsIfUsed(fields, draft.files);
   main.dataset.unsentWork = 'yes';
   const notice = $('#draft-restored');
   notice.querySelector('[data-draft-time]').textContent = new Date(draft.savedAt)
     .toLocaleString('en-GB', { weekday: 'long', hour: '2-digit', minute: '2-digit' });
   notice.hidden = false;
+}
+
+// What is folded under "More details" is shown again when the draft brought back uses it.
+function openMoreDetailsIfUsed(fields, files) {
+  const used = [fields.linked_pupil_ids, fields.extra_recipient_ids, fields.agency_ids, files]
+    .some((list) => list?.length) || Boolean(fields.on_behalf);
+  if (used) $('#more-details').open = true;
 }
 
 function checkIds(container, ids) {
@@ -394,10 +424,69 @@ function problems(incident) {
 
 // --- Sending -----------------------------------------------------------------------------
 
-async function submit(event) {
-  event.preventDefault();
+// "Add incident": the answers checked here first, then "Check before you send" with the pupil,
+// categories, urgency and who will be alerted; only its "Yes, add it now" sends.
+function checkBeforeSending() {
   if (queue.has(draftUuid) || form.dataset.sending === 'yes') return;
   errors.clear();
+  const incident = collect();
+  const found = problems(incident);
+  if (Object.keys(found).length) {
+    errors.show(found);
+    return;
+  }
+  fillCheck(incident);
+  check.showModal();
+  check.querySelector('#check-heading').focus();
+}
+
+function fillCheck(incident) {
+  const pupil = known.roster.get(incident.pupil_id);
+  check.querySelector('[data-check-pupil]').textContent = pupilTitle(pupil);
+  check.querySelector('[data-check-pupil-details]').textContent = pupilDetails(pupil);
+  check.querySelector('[data-check-categories]').textContent = incident.category_ids
+    .map((id) => known.categories.get(id)).join('; ');
+  const urgent = check.querySelector('[data-check-urgent]');
+  urgent.textContent = incident.urgent
+    ? 'Yes: needs action before the child goes home today' : 'No';
+  urgent.classList.toggle('check-urgent', incident.urgent);
+  fillAlerted(incident);
+}
+
+async function fillAlerted(incident) {
+  const status = check.querySelector('[data-check-alert-status]');
+  const list = check.querySelector('[data-check-alerted]');
+  list.replaceChildren();
+  list.hidden = true;
+  status.textContent = 'Checking who will be alerted…';
+  const ticket = ++checkTicket;
+  const answer = main.dataset.offline === 'yes' ? null : await Promise.race([
+    parts.preview.now(),
+    new Promise((resolve) => { setTimeout(() => resolve(null), PREVIEW_WAIT_MS); }),
+  ]);
+  if (ticket !== checkTicket) return; // the check was opened again since
+  if (!answer) {
+    const chosen = incident.extra_recipient_ids.map((id) => parts.staff.name(id));
+    status.textContent = 'Haven cannot be reached just now, so who will be alerted is not known '
+      + 'yet: the school’s alert rules decide it when the incident is sent'
+      + (chosen.length ? `, and ${chosen.join(', ')}, whom you chose, will be alerted too.` : '.');
+    return;
+  }
+  status.textContent = answer.recipients.length
+    ? 'These staff will be alerted straight away:'
+    : 'Nobody will be alerted. Go back and add someone under “More details” if they need to know.';
+  list.replaceChildren(...answer.recipients.map(person));
+  list.hidden = answer.recipients.length === 0;
+}
+
+async function confirmSending() {
+  if (!check.open) return; // a second tap after the first has closed it
+  check.close();
+  await send();
+}
+
+async function send() {
+  if (queue.has(draftUuid) || form.dataset.sending === 'yes') return;
   const incident = collect();
   const found = problems(incident);
   if (Object.keys(found).length) {
@@ -415,6 +504,15 @@ async function submit(event) {
   } finally {
     form.dataset.sending = '';
   }
+}
+
+// The chosen pupil again beside "Add incident", where the author is when they send.
+function showRecap() {
+  const pupil = parts.pupil.value === null ? null : known.roster.get(parts.pupil.value);
+  $('[data-recap-pupil]').textContent = pupil ? pupilTitle(pupil) : 'No pupil chosen yet';
+  $('[data-recap-details]').textContent = pupil ? pupilDetails(pupil) : '';
+  $('[data-send-recap]').classList.toggle('send-recap-empty', !pupil);
+  $('[data-recap-urgent]').hidden = !$('#urgent').checked;
 }
 
 // Sealed into the outbox first, so that nothing is lost whatever happens next; then sent at
@@ -534,6 +632,7 @@ function clearForm() {
   showParentsReason();
   setNow();
   parts.preview.refresh();
+  showRecap();
   main.dataset.unsentWork = '';
 }
 

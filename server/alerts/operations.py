@@ -25,7 +25,11 @@ from server.errors import Refused
 from server.extensions import db
 from server.ids import parse_id
 from server.incidents.models import Action, Category, Incident
-from server.incidents.policy import can_view, was_alerted  # noqa: F401 (was_alerted: callers)
+from server.incidents.policy import (  # noqa: F401 (was_alerted: callers)
+    can_view,
+    may_see_incident_if_alerted,
+    was_alerted,
+)
 from server.incidents.queries import in_family, sensitive_incident
 from server.pupils.models import Pupil
 from server.push.outbox import queue_for_alerts
@@ -297,7 +301,9 @@ def readers(incident: Incident) -> list[dict]:
 
 
 def not_yet_read(incident: Incident) -> list[dict]:
-    """Who was alerted to `incident` and has never read it, with when they were first alerted."""
+    """Who was alerted to `incident`, may still read it, and has never read it, with when they
+    were first alerted. Someone who has lost access since (a re-categorisation as Safeguarding,
+    a changed role, a closed account) is not waiting to read it: they cannot."""
     has_read = exists().where(
         IncidentRead.incident_id == Alert.incident_id, IncidentRead.user_id == Alert.user_id
     )
@@ -316,6 +322,7 @@ def not_yet_read(incident: Incident) -> list[dict]:
             "opened_at": opened.get(row.user_id),
         }
         for row in rows
+        if may_see_incident_if_alerted(users[row.user_id], incident)
     ]
     return sorted(people, key=lambda item: (item["user"].full_name, item["user"].id))
 

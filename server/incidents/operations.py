@@ -26,6 +26,7 @@ from server.incidents.models import (
     IncidentEvent,
     IncidentFile,
 )
+from server.incidents.vocabulary import is_family_heading
 
 MAX_NOTE_CHARS = 20_000
 # The column holds 120 (PostgreSQL refuses more; SQLite would quietly store any length).
@@ -253,6 +254,10 @@ def _new_categories(incident: Incident, category_ids: list[int | str]) -> list[C
     categories = [db.session.get(Category, i) for i in ids]
     if not ids or any(c is None or not c.active for c in categories):
         message = "Choose at least one category from the list."
+        raise IncidentRefused(message, {"category_ids": message})
+    headings = [c for c in categories if is_family_heading(c)]
+    if headings:
+        message = f"“{headings[0].name}” is a group heading: choose one of its categories."
         raise IncidentRefused(message, {"category_ids": message})
     if {c.id for c in categories} == {c.id for c in incident.categories}:
         message = "Those are already its categories."

@@ -16,8 +16,9 @@ from server.incidents import policy
 from server.incidents.errors import IncidentRefused
 from server.incidents.files import MAX_FILE_BYTES, Upload
 from server.incidents.forms import action_form, correction_form, status_form
-from server.incidents.models import STATUS_KINDS, Category, Incident
+from server.incidents.models import STATUS_KINDS, Incident
 from server.incidents.operations import status_changes
+from server.incidents.vocabulary import choosable_categories
 from server.pupils.models import year_label
 
 
@@ -132,9 +133,7 @@ def incident_page(
     sees_corrections = policy.can_see_corrections(user)
     may_correct = sees_corrections and policy.can_view(user, incident, session_row)
     sees_readers = policy.can_see_readers(user, incident)
-    categories = db.session.scalars(
-        select(Category).where(Category.active.is_(True)).order_by(Category.id)
-    ).all()
+    categories = choosable_categories()
     return {
         "incident": incident,
         "marks_by_side": {
@@ -175,9 +174,7 @@ def _forms(incident: Incident, categories, refused) -> dict:
     forms = {
         "action_form": action_form(assignable_staff(incident), formdata("action_form")),
         "status_form": status_form(status_changes(incident), formdata("status_form")),
-        "correction_form": correction_form(
-            sorted(categories, key=lambda c: c.full_name), incident, formdata("correction_form")
-        ),
+        "correction_form": correction_form(categories, incident, formdata("correction_form")),
     }
     if refusal is not None:
         form = forms[which]

@@ -133,8 +133,8 @@ def add_action(number: int):
     operations.require_may_add_action(_me(), incident)  # before anything sent is read
     operations.add_action(_me(), incident, **page.action_fields())
     db.session.commit()
-    flash("Action added.", "success")
-    return redirect(url_for("incidents.show", number=number, _anchor="actions"))
+    flash("Action added.", "placed:action")
+    return redirect(url_for("incidents.show", number=number, _anchor="action-done"))
 
 
 @bp.post("/incidents/<int:number>/status")
@@ -145,8 +145,8 @@ def change_status(number: int):
     kind, note = page.status_fields()
     operations.change_status(_me(), incident, kind, note)
     db.session.commit()
-    flash("Status changed.", "success")
-    return redirect(url_for("incidents.show", number=number, _anchor="history"))
+    flash("Status changed.", "placed:status")
+    return redirect(url_for("incidents.show", number=number, _anchor="status-done"))
 
 
 @bp.post("/incidents/<int:number>/corrections")
@@ -156,8 +156,8 @@ def correct(number: int):
     operations.require_may_correct(_me(), incident)  # before anything sent is read
     operations.correct_incident(_me(), incident, **page.correction_fields())
     db.session.commit()
-    flash("Correction recorded. The original record is kept.", "success")
-    return redirect(url_for("incidents.show", number=number, _anchor="history"))
+    flash("Correction recorded. The original record is kept.", "placed:correction")
+    return redirect(url_for("incidents.show", number=number, _anchor="correction-done"))
 
 
 @bp.get("/incidents/<int:number>/files/<int:file_id>")

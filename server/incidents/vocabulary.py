@@ -1,6 +1,7 @@
 """The default categories and agencies of SPEC §2, installed once and then admin-editable."""
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from server.extensions import db
 from server.incidents.models import Agency, Category
@@ -69,3 +70,26 @@ def install_default_vocabulary() -> bool:
         db.session.add(Agency(name=name, position=position))
     db.session.flush()
     return True
+
+
+def is_family_heading(category: Category) -> bool:
+    """A family with sub-categories in use (Safeguarding, Cause for concern) is a heading: an
+    incident is about one of its kinds, which is what is chosen."""
+    return any(child.active for child in category.children)
+
+
+def choosable_categories() -> list[Category]:
+    """The categories an incident can be given, family by family in the form's order: the
+    active ones that are not family headings."""
+    active = db.session.scalars(
+        select(Category)
+        .where(Category.active.is_(True))
+        .options(selectinload(Category.parent), selectinload(Category.children))
+    ).all()
+    return sorted((c for c in active if not is_family_heading(c)), key=_form_order)
+
+
+def _form_order(category: Category) -> tuple:
+    family = category.parent or category
+    own = -1 if category.parent is None else category.position
+    return (family.position, family.name, own, category.name)

@@ -23,6 +23,7 @@ from server.incidents.models import Incident
 from server.offline.devices import revoke_device
 from server.offline.models import Device
 from tests.browser.test_record_incident import (
+    add_and_confirm,
     fill_required,
     incident_for,
     open_form,
@@ -152,7 +153,13 @@ def unlock_with_pin(page: Page) -> None:
 def record_offline(page: Page, school, account: str) -> None:
     fill_required(page, school)
     page.get_by_label("Your account").fill(account)
+    # "Check before you send" works with no connection: the pupil is shown, and it says that
+    # who will be alerted cannot be known until Haven is reached.
     page.get_by_role("button", name="Add incident").click()
+    check = page.get_by_role("dialog", name="Check before you send")
+    expect(check).to_contain_text(school.pupil_name)
+    expect(check).to_contain_text("who will be alerted is not known yet")
+    check.get_by_role("button", name="Yes, add it now").click()
     expect(
         page.get_by_role("heading", name="Saved on this device, waiting to send")
     ).to_be_visible()
@@ -248,7 +255,7 @@ def test_a_reply_lost_after_the_server_committed_is_not_a_second_incident(app_pa
 
     page.context.route("**/api/outbox", commit_then_lose_the_reply)
     fill_required(page, school)
-    page.get_by_role("button", name="Add incident").click()
+    add_and_confirm(page)
     expect(
         page.get_by_role("heading", name="Saved on this device, waiting to send")
     ).to_be_visible()
@@ -324,7 +331,7 @@ def test_the_outbox_still_sends_after_the_session_ended_and_after_sign_out(app_p
     open_form(page)
     page.context.route("**/api/outbox", lambda route: route.abort("internetdisconnected"))
     fill_required(page, school)
-    page.get_by_role("button", name="Add incident").click()
+    add_and_confirm(page)
     expect(
         page.get_by_role("heading", name="Saved on this device, waiting to send")
     ).to_be_visible()
@@ -369,9 +376,13 @@ def test_a_draft_survives_a_reload_encrypted(app_page, live_server):
     fill_required(page, school)
     account = "Draft only: she said “don’t tell mum” and would not say more."
     page.get_by_label("Your account").fill(account)
+    page.locator("#more-details > summary").click()
+    page.get_by_label("Their name").fill("Marjorie Quayle")
+    before = page.evaluate("Date.now()")
     page.get_by_role("button", name="Add a mark on the front").click()
-    page.wait_for_function(
-        "() => Number(document.querySelector('main').dataset.draftSaved || 0) > 0"
+    page.wait_for_function(  # saved after the last change, so the draft holds all of it
+        "(before) => Number(document.querySelector('main').dataset.draftSaved || 0) > before",
+        arg=before,
     )
     stored = page.evaluate(DUMP_STORAGE)
     assert account not in stored and school.pupil_name not in stored
@@ -379,6 +390,9 @@ def test_a_draft_survives_a_reload_encrypted(app_page, live_server):
     page.wait_for_selector("html[data-incident-form=ready]", state="attached")
     expect(page.locator("#draft-restored")).to_be_visible()
     expect(page.get_by_label("Your account")).to_have_value(account)
+    # What was folded under "More details" is shown again, not hidden away.
+    expect(page.locator("#more-details")).to_have_attribute("open", "")
+    expect(page.get_by_label("Their name")).to_have_value("Marjorie Quayle")
     expect(page.locator("#pupil-picker")).to_contain_text(school.pupil_name)
     expect(page.get_by_label("Behaviour")).to_be_checked()
     expect(page.locator("[data-body-marks] li")).to_have_count(1)

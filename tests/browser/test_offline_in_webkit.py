@@ -232,3 +232,6 @@ def record(driver, school, account):
     )
     behaviour.click()
     driver.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    # "Check before you send": one tap on "Yes, add it now" sends it.
+    wait_until(lambda: visible(driver, "#check-before-send"), message="the check before sending")
+    driver.find_element(By.CSS_SELECTOR, "[data-confirm-send]").click()

@@ -157,6 +157,22 @@ def fill_required(page: Page, school: School) -> None:
     page.get_by_label("Behaviour").check()
 
 
+def open_more_details(page: Page) -> None:
+    """The optional sections are folded under "More details": open it (once)."""
+    more = page.locator("#more-details")
+    if more.get_attribute("open") is None:
+        more.locator("summary").click()
+    expect(more).to_have_attribute("open", "")
+
+
+def add_and_confirm(page: Page) -> None:
+    """ "Add incident", then "Yes, add it now" in "Check before you send"."""
+    page.get_by_role("button", name="Add incident").click()
+    check = page.get_by_role("dialog", name="Check before you send")
+    expect(check).to_be_visible()
+    check.get_by_role("button", name="Yes, add it now").click()
+
+
 def receipt_heading(page: Page):
     return page.get_by_role("heading", name=re.compile(r"^Incident #\d+ recorded$"))
 
@@ -219,7 +235,9 @@ def test_teaching_assistant_records_and_class_teacher_marks_read(browser, live_s
     expect(page.get_by_text("Do not choose Safeguarding")).to_be_visible()
     page.get_by_label("Behaviour").check()
 
-    # Step 5: a linked pupil, with the same picker.
+    # Step 5: a linked pupil, with the same picker (under "More details", like the other
+    # optional sections).
+    open_more_details(page)
     page.get_by_role("combobox", name="Other pupils involved (optional)").fill(
         f"{school.first[:3]} ash"
     )
@@ -244,8 +262,15 @@ def test_teaching_assistant_records_and_class_teacher_marks_read(browser, live_s
     page.get_by_label("Their name").fill("Marjorie Quayle")
     page.get_by_label("Their role").fill("Midday supervisor")
 
-    # Step 9: add it, and see its number.
+    # Step 9: add it, checking the pupil, categories and urgency first, and see its number.
     page.get_by_role("button", name="Add incident").click()
+    check = page.get_by_role("dialog", name="Check before you send")
+    expect(check).to_contain_text(school.pupil_name)
+    expect(check).to_contain_text(f"{school.class_name}, Year 4 · born 14 May 2016")
+    expect(check).to_contain_text("Behaviour")
+    expect(check).to_contain_text("Yes: needs action before the child goes home today")
+    expect(check.locator("[data-check-alerted]")).to_contain_text(school.teacher_name)
+    check.get_by_role("button", name="Yes, add it now").click()
     receipt = receipt_heading(page)
     expect(receipt).to_be_visible()
     expect(receipt).to_be_focused()
@@ -342,7 +367,7 @@ def test_an_incident_waits_when_the_network_fails_and_sends_on_send_now(live_ser
     fill_required(page, school)
 
     page.route("**/api/incidents", lambda route: route.abort("internetdisconnected"))
-    page.get_by_role("button", name="Add incident").click()
+    add_and_confirm(page)
     waiting = page.locator("#queue-status")
     expect(waiting).to_contain_text("1 incident waiting to send")
     expect(waiting).to_contain_text("no connection")
@@ -371,7 +396,7 @@ def test_a_receipt_lost_on_the_way_back_is_not_a_second_incident(live_server, pa
         route.abort("connectionreset")
 
     page.route("**/api/incidents", lose_answer)
-    page.get_by_role("button", name="Add incident").click()
+    add_and_confirm(page)
     expect(page.locator("#queue-status")).to_contain_text("1 incident waiting to send")
     page.unroute("**/api/incidents")
     page.get_by_role("button", name="Send now").click()
@@ -387,7 +412,7 @@ def test_a_receipt_lost_on_the_way_back_is_not_a_second_incident(live_server, pa
     expect(box).to_be_focused()
     expect(page.get_by_label("Your account")).to_have_value("")
     fill_required(page, school)
-    page.get_by_role("button", name="Add incident").click()
+    add_and_confirm(page)
     expect(receipt_heading(page)).not_to_have_text(first_receipt)
     assert len(incident_for(live_server, school.pupil_id)) == 2
 
@@ -402,7 +427,7 @@ def test_a_refusal_by_the_server_is_shown_beside_the_field(live_server, page):
         db.session.get(Pupil, school.pupil_id).on_roll = False
         db.session.commit()
 
-    page.get_by_role("button", name="Add incident").click()
+    add_and_confirm(page)
     summary = page.get_by_role("alert").filter(has_text="There is a problem")
     expect(summary).to_be_focused()
     expect(summary).to_contain_text("Choose the pupil from the school roll.")
@@ -424,7 +449,7 @@ def test_signed_out_keeps_the_incident_until_signed_in_again(live_server, page):
         assistant = db.session.scalar(select(User).where(User.email == school.assistant_email))
         end_all_sessions(assistant, "idle")
         db.session.commit()
-    page.get_by_role("button", name="Add incident").click()
+    add_and_confirm(page)
     waiting = page.locator("#queue-status")
     expect(waiting).to_contain_text("1 incident waiting to send: you have been signed out")
     expect(waiting.get_by_role("link", name="Sign in again (opens a new tab)")).to_be_visible()
@@ -453,6 +478,7 @@ def test_a_dsl_sees_who_may_not_be_alerted_to_a_safeguarding_incident(live_serve
     # The class teacher was listed for Behaviour; for Neglect they are not.
     expect(preview).not_to_contain_text(school.teacher_name)
 
+    open_more_details(page)
     page.get_by_role("combobox", name="Alert someone else as well (optional)").fill(
         school.teacher_name
     )
@@ -473,7 +499,7 @@ def test_a_dsl_sees_who_may_not_be_alerted_to_a_safeguarding_incident(live_serve
 
     chosen.get_by_role("button", name=f"Remove {school.teacher_name}").click()
     expect(refused).to_be_hidden()
-    page.get_by_role("button", name="Add incident").click()
+    add_and_confirm(page)
     expect(receipt_heading(page)).to_be_visible()
     [incident] = incident_for(live_server, school.pupil_id)
     assert [c.name for c in incident.original_categories] == ["Neglect"]
@@ -536,6 +562,7 @@ def test_files_too_large_or_of_the_wrong_type_are_refused_before_sending(live_se
     sign_in(page, school.assistant_email)
     open_form(page)
     expect(page.locator("#files-hint")).to_contain_text("up to 2 KB each")
+    open_more_details(page)
     files = page.get_by_label("Attach documents (optional)")
     files.set_input_files(
         files=[
@@ -545,7 +572,7 @@ def test_files_too_large_or_of_the_wrong_type_are_refused_before_sending(live_se
         ]
     )
     field = page.locator("#file-picker")
-    expect(field).to_contain_text("“scan.pdf” is 4 KB: each file must be 2 KB or smaller.")
+    expect(field).to_contain_text("“scan.pdf” is 4.1 KB: each file must be 2 KB or smaller.")
     expect(field).to_contain_text("“setup.exe” is not a type Haven accepts")
     listed = page.get_by_role("list", name="Files to attach").get_by_role("listitem")
     expect(listed).to_have_count(1)
