@@ -42,8 +42,9 @@ REDIS_SERVER = shutil.which("redis-server")
 VENV_BIN = Path(sys.executable).parent
 INCIDENTS = 200
 URGENT_EVERY = 10  # 20 urgent incidents, each escalated to the DSL and to SLT at once
-# A ceiling so that a fault fails the test instead of hanging it; it usually needs 15–40 s.
-DEADLINE_SECONDS = 90
+# A ceiling so that a fault fails the test instead of hanging it: alone it needs 15–60 s, but
+# on a machine loaded by other suites (seen: load 10 on 2 cores) well over 90 s.
+DEADLINE_SECONDS = 300
 
 pytestmark = [
     pytest.mark.real_commits,
