@@ -51,8 +51,9 @@ def _base_url() -> str:
 
 @contextmanager
 def bench_database():
-    import sqlalchemy as sa
     from urllib.parse import urlsplit, urlunsplit
+
+    import sqlalchemy as sa
 
     parts = urlsplit(_base_url().replace("postgresql://", "postgresql+psycopg://", 1))
     name = f"haven_bench_{secrets.token_hex(4)}"
@@ -109,7 +110,9 @@ def seed(app, pupils: int):
             u for u in db.session.scalars(select(User).order_by(User.id))
             if u.roles == {Role.CLASS_TEACHER}
         )  # fmt: skip
-        dsl = next(u for u in db.session.scalars(select(User).order_by(User.id)) if Role.DSL in u.roles)
+        dsl = next(
+            u for u in db.session.scalars(select(User).order_by(User.id)) if Role.DSL in u.roles
+        )
         own_class = db.session.scalar(
             select(SchoolClass).where(SchoolClass.teachers.any(User.id == teacher.id))
         )
@@ -162,7 +165,9 @@ def session_cookie(app, user_id: int, raw_csrf: str) -> tuple[str, str]:
         db.session.add(UserSession(token_hash=token_digest(token), user_id=user_id))
         db.session.commit()
         signer = app.session_interface.get_signing_serializer(app)
-        cookie = signer.dumps({SESSION_TOKEN_KEY: token, "csrf_token": raw_csrf, "_permanent": True})
+        cookie = signer.dumps(
+            {SESSION_TOKEN_KEY: token, "csrf_token": raw_csrf, "_permanent": True}
+        )
         db.session.remove()
     csrf = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw_csrf)
     return f"{app.config['SESSION_COOKIE_NAME']}={cookie}", csrf
@@ -256,7 +261,15 @@ def _millis(text: str) -> float:
 
 
 def wrk(url: str, *, connections: int, duration: float, headers: dict, args=()):
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency", "--timeout", "10s"]
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     command += ["-s", str(LUA_SCRIPT)]
@@ -359,11 +372,20 @@ def grow_alerts(total: int, dsl_id: int, author_id: int) -> None:
             )
             categories.append({"incident_id": incident_id, "category_id": behaviour})
             alerts.append(
-                {"user_id": dsl_id, "incident_id": incident_id, "reason": "dsl", "created_at": moment}
+                {
+                    "user_id": dsl_id,
+                    "incident_id": incident_id,
+                    "reason": "dsl",
+                    "created_at": moment,
+                }
             )
             if offset % 2 == 0:
                 reads.append(
-                    {"incident_id": incident_id, "user_id": dsl_id, "read_at": moment + timedelta(hours=1)}
+                    {
+                        "incident_id": incident_id,
+                        "user_id": dsl_id,
+                        "read_at": moment + timedelta(hours=1),
+                    }
                 )
         db.session.execute(sa.insert(Incident), incidents)
         db.session.execute(sa.insert(incident_categories), categories)
@@ -466,8 +488,13 @@ def main() -> None:
                         **headers, "Accept": "text/html"
                     }  # fmt: skip
                     _check_answers(method, target, {**page_headers, "Cookie": cookie}, template)
-                    wrk(target, connections=args.connections, duration=1, headers=page_headers,
-                        args=lua_args)  # fmt: skip  (warm-up, not counted)
+                    wrk(
+                        target,
+                        connections=args.connections,
+                        duration=1,
+                        headers=page_headers,
+                        args=lua_args,
+                    )  # fmt: skip  (warm-up, not counted)
                     rows[label] = wrk(
                         target, connections=args.connections, duration=args.duration,
                         headers=page_headers, args=lua_args,
@@ -511,7 +538,9 @@ def _print_table(workers: int, args, rows: dict, endpoints: dict, queries: dict)
         f"\ngunicorn {workers} sync workers, {args.connections} connections, "
         f"{args.duration:g} s each, {args.pupils:,} pupils on the roll"
     )
-    print(f"  {'endpoint':<22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'× floor':>8} {'queries':>8}  errors")
+    print(
+        f"  {'endpoint':<22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'× floor':>8} {'queries':>8}  errors"  # noqa: E501 (a table row)
+    )
     for label, (_method, _path, _payload, floor) in endpoints.items():
         row = rows[label]
         ratio = f"{row['rps'] / rows[floor]['rps']:.2f}" if floor else "—"
@@ -524,7 +553,7 @@ def _print_table(workers: int, args, rows: dict, endpoints: dict, queries: dict)
     submission = rows["POST /api/incidents"]
     print(
         f"  goal: submission ≥ 0.50 × one-INSERT with p99 ≤ 100 ms "
-        f"(now {submission['rps'] / rows[SUBMISSION_FLOOR]['rps']:.2f}, {submission['p99']:.0f} ms); "
+        f"(now {submission['rps'] / rows[SUBMISSION_FLOOR]['rps']:.2f}, {submission['p99']:.0f} ms); "  # noqa: E501 (a table row)
         "pages ≥ 0.25 × bare JSON", flush=True,
     )  # fmt: skip
 
@@ -532,17 +561,24 @@ def _print_table(workers: int, args, rows: dict, endpoints: dict, queries: dict)
 def _growth(app, args, ids: dict, dsl_cookie: str, cookie: str) -> None:
     if args.alerts:
         print("\nThe DSL's alert inbox as her alerts grow (in-process, median of 7)")
-        print(f"  {'alerts':>8} {'page 1 ms':>10} {'queries':>8} {'page 2 ms':>10} {'home ms':>8} {'queries':>8}")
+        print(
+            f"  {'alerts':>8} {'page 1 ms':>10} {'queries':>8} {'page 2 ms':>10} {'home ms':>8} {'queries':>8}"  # noqa: E501 (a table row)
+        )
     for total in args.alerts:
         grow_alerts_in_app(app, total, ids)
         first, first_queries, _ = timed_get(app, dsl_cookie, "/alerts")
         second_path = _second_page(app, dsl_cookie)
         second, _, _ = timed_get(app, dsl_cookie, second_path)
         home, home_queries, _ = timed_get(app, dsl_cookie, "/")
-        print(f"  {total:>8,} {first:10.1f} {first_queries:8d} {second:10.1f} {home:8.1f} {home_queries:8d}", flush=True)
+        print(
+            f"  {total:>8,} {first:10.1f} {first_queries:8d} {second:10.1f} {home:8.1f} {home_queries:8d}",  # noqa: E501 (a table row)
+            flush=True,
+        )
     if args.roster_sizes:
         print("\nThe roster as the roll grows (in-process, median of 7)")
-        print(f"  {'pupils':>8} {'server ms':>10} {'request ms':>11} {'queries':>8} {'bytes':>10} {'bytes/pupil':>12}")
+        print(
+            f"  {'pupils':>8} {'server ms':>10} {'request ms':>11} {'queries':>8} {'bytes':>10} {'bytes/pupil':>12}"  # noqa: E501 (a table row)
+        )
     for total in args.roster_sizes:
         with app.test_request_context():
             from server.extensions import db
