@@ -127,7 +127,9 @@ def submit():
 def show(number: int):
     incident, _access = operations.open_incident(_me(), number)
     note_opened(_me(), incident)
-    context = page.incident_page(_me(), incident, g.get("user_session"))
+    context = page.incident_page(
+        _me(), incident, g.get("user_session"), actions_after=request.args.get("actions_after")
+    )
     db.session.commit()
     return render_template("incidents/show.html", **context)
 
