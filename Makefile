@@ -9,7 +9,7 @@ export HAVEN_SCHOOL_NAME ?= Larkfield Primary School (demo)
 APP_STAMP := $(VENV)/.installed-app
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test install lint worker
+.PHONY: run test install lint worker bench
 
 $(APP_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,7 @@ lint: $(TEST_STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Haven under gunicorn on PostgreSQL beside a bare Flask floor, driven by wrk (bench/http.py).
+bench: $(TEST_STAMP)
+	$(BIN)/python -m bench.http

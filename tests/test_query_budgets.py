@@ -228,7 +228,9 @@ def test_an_incident_alerting_many_people_inserts_its_alerts_in_one_statement(
     assert response.status_code == 201, response.get_json()
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO ALERTS")]
     assert len(inserts) == 1, str(statements)
-    assert statements.count <= SUBMISSION_BUDGET, str(statements)
+    # Choosing people to alert costs one more query: they are loaded, with their roles, to
+    # check each may be alerted.
+    assert statements.count <= SUBMISSION_BUDGET + 1, str(statements)
 
 
 # --- The seal worked out from what was written matches the seal read back -------------------
