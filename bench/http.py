@@ -333,7 +333,7 @@ def submission_body(ids: dict) -> dict:
 # --- Growth: the inbox and the roster --------------------------------------------------------
 
 
-def grow_alerts(total: int, dsl_id: int, author_id: int) -> None:
+def grow_alerts(total: int, dsl_id: int, author_id: int, unread: int | None = None) -> None:
     """Incidents (Core executemany) each alerting the DSL, until she has `total` alerts; every
     other one read, and a few urgent, as a school's history would have."""
     import hashlib
@@ -383,7 +383,7 @@ def grow_alerts(total: int, dsl_id: int, author_id: int) -> None:
                     "created_at": moment,
                 }
             )
-            if offset % 2 == 0:
+            if (offset % 2 == 0) if unread is None else (offset < todo - unread):
                 reads.append(
                     {
                         "incident_id": incident_id,
@@ -444,12 +444,18 @@ def roster_server_time(app, user_id: int, runs: int = 7) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, nargs="+", default=[2, 8])
+    parser.add_argument("--workers", type=int, nargs="*", default=[2, 8])
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=8)
     parser.add_argument("--pupils", type=int, default=2000, help="the roll during the wrk runs")
     parser.add_argument("--alerts", type=int, nargs="*", default=[1000, 10_000, 100_000])
     parser.add_argument("--roster-sizes", type=int, nargs="*", default=[2000, 10_000])
+    parser.add_argument(
+        "--unread",
+        type=int,
+        default=None,
+        help="keep only this many of the DSL's newest alerts unread (default: every other one)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--tree", type=Path, default=TREE, help="the Haven tree gunicorn serves")
     args = parser.parse_args()
@@ -465,7 +471,7 @@ def main() -> None:
         app = create_app()
         print(f"Seeding the demo school with {args.pupils:,} pupils …", flush=True)
         ids = seed(app, args.pupils)
-        grow_alerts_in_app(app, args.alerts[0] if args.alerts else 0, ids)
+        grow_alerts_in_app(app, args.alerts[0] if args.alerts else 0, ids, args.unread)
         raw_csrf = secrets.token_hex(20)
         # One session per connection: 32 people at 32 devices, as at 8.45 in a school.
         people = [session_cookie(app, ids["teacher"], raw_csrf) for _ in range(args.connections)]
@@ -511,12 +517,12 @@ def main() -> None:
             db.engine.dispose()
 
 
-def grow_alerts_in_app(app, total: int, ids: dict) -> None:
+def grow_alerts_in_app(app, total: int, ids: dict, unread: int | None = None) -> None:
     if total:
         with app.test_request_context():
             from server.extensions import db
 
-            grow_alerts(total, ids["dsl"], ids["teacher"])
+            grow_alerts(total, ids["dsl"], ids["teacher"], unread)
             db.session.remove()
 
 
@@ -569,7 +575,7 @@ def _growth(app, args, ids: dict, dsl_cookie: str, cookie: str) -> None:
             f"  {'alerts':>8} {'page 1 ms':>10} {'queries':>8} {'page 2 ms':>10} {'home ms':>8} {'queries':>8}"  # noqa: E501 (a table row)
         )
     for total in args.alerts:
-        grow_alerts_in_app(app, total, ids)
+        grow_alerts_in_app(app, total, ids, args.unread)
         first, first_queries, _ = timed_get(app, dsl_cookie, "/alerts")
         second_path = _second_page(app, dsl_cookie)
         second, _, _ = timed_get(app, dsl_cookie, second_path)
