@@ -16,7 +16,7 @@ ORIGIN_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),localhost,$(HOST))
 APP_STAMP := $(VENV)/.installed-app
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test install lint worker
+.PHONY: run test install lint worker bench
 
 $(APP_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,3 +51,7 @@ lint: $(TEST_STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Haven under gunicorn on PostgreSQL beside a bare Flask floor, driven by wrk (bench/http.py).
+bench: $(TEST_STAMP)
+	$(BIN)/python -m bench.http

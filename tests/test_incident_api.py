@@ -110,16 +110,53 @@ def test_roster_lists_pupils_on_roll_with_what_tells_them_apart(
     sign_in(school.staff)
     response = client.get("/api/roster")
     assert response.headers["Cache-Control"] == "no-store"
-    pupils = {p["name"]: p for p in response.get_json()}
+    roster = response.get_json()
+    pupils = {p[1]: p for p in roster["pupils"]}
     assert "Cleo Left" not in pupils
-    assert pupils["Ada Quill"] == {
-        "id": school.ada,
-        "name": "Ada Quill",
-        "class_name": "4B",
-        "year_label": "Year 4",
-        "date_of_birth": "2017-03-04",
-        "dob_display": "4 Mar 2017",
-    }
+    assert pupils["Ada Quill"] == [school.ada, "Ada Quill", pupils["Ada Quill"][2], "2017-03-04"]
+    assert roster["places"][pupils["Ada Quill"][2]] == ["4B", "Year 4"]
+    assert roster["format"] == "roster-2"
+
+
+def test_the_roster_grows_only_by_what_each_pupil_needs(client, sign_in, school, make_pupil):
+    """Class and year are sent once per class, not once per pupil."""
+    sign_in(school.staff)
+    before = len(client.get("/api/roster").get_data())
+    for n in range(10):
+        make_pupil(f"Extra{n}", "Pupil", class_id=school.class_4b)
+    after = client.get("/api/roster").get_json()
+    assert len(after["places"]) == 2
+    grown = len(client.get("/api/roster").get_data()) - before
+    assert grown <= 10 * len('[99999,"Extra0 Pupil",0,"2017-03-04"],')
+
+
+def test_a_device_with_the_roster_already_gets_a_304(client, sign_in, school, make_pupil):
+    sign_in(school.staff)
+    first = client.get("/api/roster")
+    etag = first.headers["ETag"]
+    again = client.get("/api/roster", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.get_data() == b""
+    assert again.headers["Cache-Control"] == "no-store"
+    make_pupil("Newcomer", "Pupil", class_id=school.class_4b)
+    changed = client.get("/api/roster", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert "Newcomer Pupil" in changed.get_data(as_text=True)
+
+
+def test_the_roster_etag_differs_for_those_who_may_see_legal_names(
+    app, client, sign_in, school
+):
+    from server.pupils.models import Pupil
+
+    with app.app_context():
+        db.session.get(Pupil, school.ben).preferred_first_name = "Benny"
+        db.session.commit()
+    sign_in(school.staff)
+    staff_etag = client.get("/api/roster").headers["ETag"]
+    reviewer = app.test_client()
+    sign_in(school.dsl, test_client=reviewer)
+    answer = reviewer.get("/api/roster", headers={"If-None-Match": staff_etag})
+    assert answer.status_code == 200 and "Ben Marsh" in answer.get_data(as_text=True)
 
 
 def test_legal_names_go_only_to_those_who_review_every_record(
@@ -143,9 +180,9 @@ def test_legal_names_go_only_to_those_who_review_every_record(
         sign_in(reader, test_client=device)
         response = device.get("/api/roster")
         assert ("Ben Marsh" in response.get_data(as_text=True)) is sees_legal_name
-        entry = {p["id"]: p for p in response.get_json()}[school.ben]
-        assert entry["name"] == "Benny Marsh"
-        assert {"id", "name", "class_name", "year_label", "date_of_birth"} <= entry.keys()
+        entry = {p[0]: p for p in response.get_json()["pupils"]}[school.ben]
+        assert entry[1] == "Benny Marsh"
+        assert (entry[4:] == ["Ben Marsh"]) is sees_legal_name
 
 
 def test_roster_takes_the_same_number_of_queries_however_many_pupils(

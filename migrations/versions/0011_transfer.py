@@ -1,7 +1,7 @@
 """transfer: schools' keys, outgoing and incoming transfers, reminders, imported records
 
 Revision ID: 0011_transfer
-Revises: 0009_workspace
+Revises: 0010_performance
 Create Date: 2026-12-04 15:40:00
 
 Imported incidents and files are records from another school: append-only in the database,
@@ -15,7 +15,7 @@ from server.database import drop_append_only, make_append_only
 
 # revision identifiers, used by Alembic.
 revision = '0011_transfer'
-down_revision = '0009_workspace'
+down_revision = '0010_performance'
 branch_labels = None
 depends_on = None
 

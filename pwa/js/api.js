@@ -103,6 +103,25 @@ export async function getJSON(url) {
   return (await send(url)).data;
 }
 
+// A GET that sends If-None-Match (the roster is no-store, so the browser never does): returns
+// {status: 304} when what the caller keeps is current, else {status, data, etag}.
+export async function getJSONUnlessUnchanged(url, etag) {
+  const headers = { Accept: 'application/json' };
+  if (etag) headers['If-None-Match'] = `"${etag}"`;
+  let response;
+  try {
+    response = await fetch(url, { headers, credentials: 'same-origin' });
+  } catch {
+    throw new ApiError('network', 0);
+  }
+  if (sentToSignIn(response)) throw new ApiError('signed-out', 401);
+  if (response.status === 304) return { status: 304 };
+  const data = await readBody(response);
+  if (!response.ok) throw new ApiError(kindFor(response.status), response.status, data);
+  const sent = (response.headers.get('ETag') || '').replace(/^W\//, '').replace(/"/g, '');
+  return { status: response.status, data, etag: sent || null };
+}
+
 export async function postJSON(url, payload) {
   return (await send(url, { method: 'POST', json: payload })).data;
 }

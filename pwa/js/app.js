@@ -7,7 +7,7 @@
 import { getJSON } from './api.js';
 import { cryptoAvailable } from './device-crypto.js';
 import { dataKey, forget, unlockOnline } from './device.js';
-import { hasDraft, saveSnapshot } from './drafts.js';
+import { hasDraft, refreshedSnapshot, saveSnapshot } from './drafts.js';
 import { channelName, outboxCount, prefetchSealingKey, replayOutbox } from './outbox.js';
 
 // While something waits, try this often: the 'online' event is not always fired (and a server
@@ -181,12 +181,13 @@ async function refreshSnapshots() {
   let fresh = false;
   try { fresh = Date.now() - Number(localStorage.getItem(`haven:snapshots:${userId}`)) < SNAPSHOT_MAX_AGE_MS; } catch { /* */ }
   if (fresh) return;
-  const [vocabulary, roster, staff] = await Promise.all([
-    getJSON('/api/incident-form'), getJSON('/api/roster'), getJSON('/api/staff'),
+  // The roster is asked for with its kept ETag, and kept by refreshedSnapshot (304: unchanged).
+  const [vocabulary, , staff] = await Promise.all([
+    getJSON('/api/incident-form'), refreshedSnapshot(key, userId, 'roster', '/api/roster'),
+    getJSON('/api/staff'),
   ]);
   await Promise.all([
     saveSnapshot(key, userId, 'vocabulary', vocabulary),
-    saveSnapshot(key, userId, 'roster', roster),
     saveSnapshot(key, userId, 'staff', staff),
   ]);
   try { localStorage.setItem(`haven:snapshots:${userId}`, String(Date.now())); } catch { /* */ }

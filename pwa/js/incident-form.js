@@ -21,7 +21,9 @@ import { newUuid, SubmitQueue } from './submit-queue.js';
 import { dataKey, deviceRecord, lock, unlockOnline } from './device.js';
 import { DeviceLock, offerPinSetup } from './device-lock.js';
 import { cryptoAvailable } from './device-crypto.js';
-import { deleteDraft, loadDraft, loadSnapshot, saveDraft, saveSnapshot } from './drafts.js';
+import {
+  deleteDraft, loadDraft, loadSnapshot, refreshedSnapshot, saveDraft, saveSnapshot,
+} from './drafts.js';
 import { get } from './idb.js';
 import {
   addToOutbox, channelName, discard, prefetchSealingKey, receiptFor, replayOutbox,
@@ -146,13 +148,22 @@ const NOT_SET_UP = 'This device has not been set up to record with no connection
   + 'Haven and sign in once, and set an offline PIN when it asks.';
 
 // From Haven when it can be reached (and kept, encrypted, for later); from the kept copy when not.
+// The roster goes with the ETag of the device's kept copy (a 304 means that copy is current,
+// and nothing is sent again); it is kept, encrypted, by refreshedSnapshot itself.
+function fetchData(name, url) {
+  if (name === 'roster' && device && dataKey()) {
+    return refreshedSnapshot(dataKey(), device.userId, name, url);
+  }
+  return getJSON(url);
+}
+
 async function loadData() {
   if (!appShell) {
     try {
-      const fetched = await Promise.all(DATA.map(([, url]) => getJSON(url)));
+      const fetched = await Promise.all(DATA.map(([name, url]) => fetchData(name, url)));
       if (device && dataKey()) {
-        await Promise.all(DATA.map(([name], i) => saveSnapshot(dataKey(), device.userId, name,
-          fetched[i]))).catch(() => {});
+        await Promise.all(DATA.map(([name], i) => name !== 'roster'
+          && saveSnapshot(dataKey(), device.userId, name, fetched[i]))).catch(() => {});
       }
       return fetched;
     } catch (error) {

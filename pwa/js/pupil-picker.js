@@ -46,10 +46,34 @@ export function pupilTitle(pupil) {
     : pupil.name;
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+// "2017-03-04" -> "4 Mar 2017", as the server writes dates (not the locale's "Sept").
+export function dayLabel(iso) {
+  const [year, month, day] = iso.split('-').map(Number);
+  return `${day} ${MONTHS[month - 1]} ${year}`;
+}
+
+// The roster as /api/roster sends it (compact: `places` holds the few [class, year] pairs, and
+// each pupil is [id, name, place, date of birth, legal name if it differs and may be sent]),
+// as one object per pupil. A list of objects (an older snapshot) is taken as it is.
+export function rosterPupils(roster) {
+  if (Array.isArray(roster)) return roster;
+  return roster.pupils.map(([id, name, place, born, legalName]) => {
+    const [className, yearLabel] = roster.places[place] || ['', ''];
+    const pupil = {
+      id, name, class_name: className, year_label: yearLabel,
+      date_of_birth: born, dob_display: dayLabel(born),
+    };
+    if (legalName) pupil.legal_name = legalName;
+    return pupil;
+  });
+}
+
 export class RosterIndex {
-  constructor(pupils) {
+  constructor(roster) {
     this.byId = new Map();
-    this.entries = pupils.map((pupil) => {
+    this.entries = rosterPupils(roster).map((pupil) => {
       this.byId.set(pupil.id, pupil);
       return {
         pupil,

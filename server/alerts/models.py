@@ -30,6 +30,7 @@ class IncidentRead(db.Model):
     __tablename__ = "incident_reads"
     __table_args__ = (
         Index("ix_incident_reads_incident_user", "incident_id", "user_id", "read_at"),
+        Index("ix_incident_reads_user_incident", "user_id", "incident_id", "read_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +65,8 @@ class Alert(db.Model):
             postgresql_where=text("action_id IS NOT NULL"),
         ),
         Index("ix_alerts_user_created", "user_id", "created_at"),
+        # The inbox's keyset pages (0010_performance).
+        Index("ix_alerts_user_created_id", "user_id", "created_at", "id"),
         Index("ix_alerts_incident_user", "incident_id", "user_id"),
     )
 
@@ -96,6 +99,24 @@ class Alert(db.Model):
 
     def __repr__(self) -> str:
         return f"<Alert {self.id} user {self.user_id} incident {self.incident_id}>"
+
+
+class AlertUnread(db.Model):
+    """An alert not yet read: derived state kept by the database's own triggers (migration
+    0010_performance), added with each alert and removed when its recipient reads the incident
+    at or after it was made. The menu's count and the inbox read these few rows, never the
+    whole history. Never written by the application."""
+
+    __tablename__ = "alert_unread"
+    __table_args__ = (
+        Index("ix_alert_unread_user_created", "user_id", "created_at", "alert_id"),
+        Index("ix_alert_unread_user_incident", "user_id", "incident_id"),
+    )
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column()
+    incident_id: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class IncidentOpening(db.Model):

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import g, has_request_context
-from sqlalchemy import Select, and_, case, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, and_, case, exists, func, insert, or_, select
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 
 from server.alerts import rules
-from server.alerts.models import Alert, AlertRule, IncidentOpening, IncidentRead
+from server.alerts.models import Alert, AlertRule, AlertUnread, IncidentOpening, IncidentRead
 from server.alerts.rules import Reason, Recipient
 from server.approvals import operations as approvals
 from server.audit.operations import record
@@ -211,19 +211,32 @@ def create_action_alerts(action: Action) -> list[Alert]:
 
 
 def _write_alerts(recipients: Iterable[Recipient], *, incident_id: int, action_id) -> list[Alert]:
+    """All the alert rows in ONE statement (INSERT … VALUES (…), (…) RETURNING), however many
+    people are alerted; each person appears once, so the ids are matched by recipient."""
     now = utcnow()
-    alerts = [
-        Alert(
-            user_id=r.user.id,
-            incident_id=incident_id,
-            action_id=action_id,
-            reason=r.reason.value,
-            created_at=now,
-        )
+    rows = [
+        {
+            "user_id": r.user.id,
+            "incident_id": incident_id,
+            "action_id": action_id,
+            "reason": r.reason.value,
+            "created_at": now,
+        }
         for r in recipients
     ]
-    db.session.add_all(alerts)
+    if not rows:
+        return []
     db.session.flush()
+    ids = dict(
+        db.session.execute(insert(Alert).values(rows).returning(Alert.user_id, Alert.id)).all()
+    )
+    alerts = []
+    for row in rows:
+        # The rows as written, made persistent in the session without reading them back.
+        alert = Alert(id=ids[row["user_id"]], **row)
+        make_transient_to_detached(alert)
+        db.session.add(alert)
+        alerts.append(alert)
     # The outbox: each alert's deliveries commit (or roll back) with the alert itself.
     queue_for_alerts(alerts)
     return alerts
@@ -367,58 +380,158 @@ def note_opened(user: User, incident: Incident) -> IncidentOpening | None:
 # --- The inbox ----------------------------------------------------------------------------
 
 
-def _visible_alerts(user: User) -> Select:
-    """The user's alerts on incidents they may still see (a re-categorised incident that has
-    become sensitive drops out of the inbox of someone who may not see sensitive ones)."""
-    query = select(Alert).where(Alert.user_id == user.id)
+def _visible(user: User, query: Select) -> Select:
     if not user.can(Permission.SEE_SENSITIVE):
         query = query.where(~sensitive_incident(Alert.incident_id))
     return query
 
 
 def unread_count(user: User) -> int:
-    unread = _visible_alerts(user).where(Alert.read_at.is_(None)).subquery()
-    return db.session.scalar(select(func.count()).select_from(unread)) or 0
+    """The menu's count: the user's unread alerts on incidents they may still see. Reads only
+    the unread rows (`alert_unread`, kept by triggers), never the user's whole history."""
+    query = _visible(
+        user,
+        select(func.count())
+        .select_from(AlertUnread)
+        .join(Alert, Alert.id == AlertUnread.alert_id)
+        .where(AlertUnread.user_id == user.id),
+    )
+    return db.session.scalar(query) or 0
+
+
+# Sections of the inbox, in the order shown.
+UNREAD_DANGER, UNREAD, READ = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class InboxCursor:
+    """Where a page of the inbox ends: (section, created_at, id) of its last alert."""
+
+    section: int
+    created_at: datetime
+    alert_id: int
+
+    def token(self) -> str:
+        return f"{self.section}.{self.created_at.isoformat()}.{self.alert_id}"
+
+    @classmethod
+    def parse(cls, token: str | None) -> "InboxCursor | None":
+        """None for no cursor; AlertError (400) for one that cannot be read."""
+        if not token:
+            return None
+        try:
+            section, rest = token.split(".", 1)
+            moment, alert_id = rest.rsplit(".", 1)
+            cursor = cls(int(section), datetime.fromisoformat(moment), int(alert_id))
+        except ValueError:
+            raise AlertError("That page of alerts could not be found.", 400) from None
+        if cursor.section not in (UNREAD_DANGER, UNREAD, READ) or cursor.created_at.tzinfo is None:
+            raise AlertError("That page of alerts could not be found.", 400)
+        return cursor
 
 
 @dataclass
 class InboxPage:
     alerts: list[Alert]
-    total: int
-    page: int
-    pages: int
+    next_cursor: str | None = None
+    first: bool = True
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None
 
 
-def _danger_first():
-    """Unread urgent and Safeguarding alerts first, then the other unread, then the read."""
-    unread = Alert.read_at.is_(None)
-    urgent = exists().where(Incident.id == Alert.incident_id, Incident.urgent.is_(True))
-    danger = case((and_(unread, or_(urgent, sensitive_incident(Alert.incident_id))), 0), else_=1)
-    return (danger, case((unread, 0), else_=1), Alert.created_at.desc(), Alert.id.desc())
-
-
-def inbox(user: User, *, unread_only: bool = False, family_id: int | None = None, page: int = 1):
-    """The user's alerts: unread urgent and Safeguarding first, then unread, then read; newest
-    first within each."""
-    query = _visible_alerts(user)
-    if unread_only:
-        query = query.where(Alert.read_at.is_(None))
+def _filtered(user: User, query: Select, family_id: int | None) -> Select:
+    query = _visible(user, query)
     if family_id is not None:
         query = query.where(in_family(Alert.incident_id, family_id))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max(1, -(-total // INBOX_PAGE_SIZE))
-    page = min(max(1, page), pages)
-    alerts = db.session.scalars(
-        query.options(
+    return query
+
+
+def _unread_keys(user: User, family_id: int | None) -> list[tuple[int, datetime, int]]:
+    """(section, created_at, id) of every unread alert, sorted as shown: the unread set is
+    small (read alerts leave it), so it is read whole, in one indexed query."""
+    urgent = exists().where(Incident.id == Alert.incident_id, Incident.urgent.is_(True))
+    danger = case((or_(urgent, sensitive_incident(Alert.incident_id)), UNREAD_DANGER), else_=UNREAD)
+    rows = db.session.execute(
+        _filtered(
+            user,
+            select(danger, AlertUnread.created_at, AlertUnread.alert_id)
+            .join(Alert, Alert.id == AlertUnread.alert_id)
+            .where(AlertUnread.user_id == user.id),
+            family_id,
+        )
+    ).all()
+    return sorted(
+        ((section, created, alert_id) for section, created, alert_id in rows),
+        key=lambda key: (key[0], -key[1].timestamp(), -key[2]),
+    )
+
+
+def _after(key: tuple[int, datetime, int], cursor: InboxCursor) -> bool:
+    mine = (key[0], -key[1].timestamp(), -key[2])
+    theirs = (cursor.section, -cursor.created_at.timestamp(), -cursor.alert_id)
+    return mine > theirs
+
+
+def _read_page(user: User, family_id, cursor: InboxCursor | None, limit: int) -> list[int]:
+    """Ids of the next read alerts, newest first: a walk down (user_id, created_at, id)."""
+    unread = exists().where(AlertUnread.alert_id == Alert.id)
+    query = _filtered(user, select(Alert.id).where(Alert.user_id == user.id, ~unread), family_id)
+    if cursor is not None and cursor.section == READ:
+        query = query.where(
+            or_(
+                Alert.created_at < cursor.created_at,
+                and_(Alert.created_at == cursor.created_at, Alert.id < cursor.alert_id),
+            )
+        )
+    return list(
+        db.session.scalars(query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit))
+    )
+
+
+def inbox(
+    user: User,
+    *,
+    unread_only: bool = False,
+    family_id: int | None = None,
+    after: str | None = None,
+) -> InboxPage:
+    """The user's alerts: unread urgent and Safeguarding first, then unread, then read; newest
+    first within each. Keyset pages (`after` is the previous page's `next_cursor`): a page
+    costs the same with 1,000 alerts or 100,000."""
+    cursor = InboxCursor.parse(after)
+    wanted = INBOX_PAGE_SIZE + 1  # one more, to know whether there is a next page
+    keys: list[tuple[int, datetime, int]] = []
+    if cursor is None or cursor.section != READ:
+        keys = [k for k in _unread_keys(user, family_id) if cursor is None or _after(k, cursor)]
+        keys = keys[:wanted]
+    if not unread_only and len(keys) < wanted:
+        read_ids = _read_page(user, family_id, cursor, wanted - len(keys))
+        keys += [(READ, None, alert_id) for alert_id in read_ids]
+    shown, more = keys[:INBOX_PAGE_SIZE], len(keys) > INBOX_PAGE_SIZE
+    alerts = _load_alerts([alert_id for _, _, alert_id in shown])
+    next_cursor = None
+    if more and shown:
+        last = alerts[-1]
+        next_cursor = InboxCursor(shown[-1][0], last.created_at, last.id).token()
+    return InboxPage(alerts=alerts, next_cursor=next_cursor, first=cursor is None)
+
+
+def _load_alerts(ids: list[int]) -> list[Alert]:
+    if not ids:
+        return []
+    found = db.session.scalars(
+        select(Alert)
+        .where(Alert.id.in_(ids))
+        .options(
             selectinload(Alert.incident).selectinload(Incident.events),
             selectinload(Alert.incident).selectinload(Incident.original_categories),
             selectinload(Alert.action),
         )
-        .order_by(*_danger_first())
-        .limit(INBOX_PAGE_SIZE)
-        .offset((page - 1) * INBOX_PAGE_SIZE)
     ).all()
-    return InboxPage(alerts=list(alerts), total=total, page=page, pages=pages)
+    by_id = {alert.id: alert for alert in found}
+    return [by_id[alert_id] for alert_id in ids]
 
 
 def families_for(user: User) -> list[Category]:

@@ -27,12 +27,15 @@ def inbox():
     form.set_families(operations.families_for(current_user))
     if request.args and not form.validate():
         return render_template("alerts/inbox.html", form=form, page=None), 400
-    page = operations.inbox(
-        current_user,
-        unread_only=form.unread_only,
-        family_id=form.family_id,
-        page=request.args.get("page", 1, type=int),
-    )
+    try:
+        page = operations.inbox(
+            current_user,
+            unread_only=form.unread_only,
+            family_id=form.family_id,
+            after=request.args.get("after"),
+        )
+    except AlertError as error:
+        return render_template("alerts/inbox.html", form=form, page=None), error.status
     return render_template("alerts/inbox.html", form=form, page=page)
 
 

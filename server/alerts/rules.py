@@ -24,13 +24,15 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import literal, or_, select
+from sqlalchemy.orm import joinedload
 
 from server.alerts.models import AlertRule
 from server.auth.models import User, UserRole
 from server.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from server.extensions import db
-from server.pupils.models import Pupil
+from server.pupils.models import Pupil, class_teachers
+from server.settings_cache import cached
 
 
 class Event(StrEnum):
@@ -83,6 +85,8 @@ REASON_LABELS = {
 # Roles a rule may name: everyone who reads incidents, except class teachers as a whole, who
 # are alerted for their own pupils through the class-teacher rule instead.
 RULE_ROLES = (Role.DSL, Role.SLT, Role.PASTORAL, Role.STAFF)
+# The reasons that are whole roles (every active holder), as against the pupil's class teacher.
+ROLE_REASONS = frozenset(Reason(role.value) for role in RULE_ROLES)
 # Who each event's rule may name, in the order they are shown and take precedence.
 RULE_RECIPIENTS: dict[Event, tuple[Reason, ...]] = {
     Event.INCIDENT: (*(Reason(r.value) for r in RULE_ROLES), Reason.CLASS_TEACHER),
@@ -176,25 +180,61 @@ def class_teachers_of(pupil: Pupil | None) -> list[User]:
     return list(pupil.class_teachers) if pupil is not None else []
 
 
-def _candidates(reason: Reason, *, pupil, incident_author=None, assignee=None) -> list[User]:
-    if reason is Reason.CLASS_TEACHER:
-        return class_teachers_of(pupil)
+def _candidates_by_reason(reasons: list[Reason], pupil) -> dict[Reason, list[User]]:
+    """Everyone the role and class-teacher reasons could name, in ONE query (users with their
+    roles), split by reason here: a submission must not ask the database once per role."""
+    roles = {Role(reason.value) for reason in reasons if reason in ROLE_REASONS}
+    wanted_teachers = Reason.CLASS_TEACHER in reasons and pupil is not None and pupil.class_id
+    if not roles and not wanted_teachers:
+        return {}
+    holders = select(UserRole.user_id).where(UserRole.role.in_([role.value for role in roles]))
+    is_teacher = (
+        User.id.in_(
+            select(class_teachers.c.user_id).where(class_teachers.c.class_id == pupil.class_id)
+        )
+        if wanted_teachers
+        else literal(False)
+    )
+    rows = (
+        db.session.execute(
+            select(User, is_teacher.label("teaches_pupil"))
+            .where(or_(User.id.in_(holders), is_teacher))
+            .options(joinedload(User.role_rows))
+            .order_by(User.full_name, User.id)
+        )
+        .unique()
+        .all()
+    )
+    found: dict[Reason, list[User]] = {}
+    for user, teaches_pupil in rows:
+        if teaches_pupil:
+            found.setdefault(Reason.CLASS_TEACHER, []).append(user)
+        if user.active:
+            for role in user.roles & roles:
+                found.setdefault(Reason(role.value), []).append(user)
+    return found
+
+
+def _candidates(reason: Reason, found, *, pupil, incident_author=None, assignee=None) -> list[User]:
     if reason is Reason.AUTHOR:
         return [incident_author] if incident_author is not None else []
     if reason is Reason.ASSIGNEE:
         return [assignee] if assignee is not None else []
-    return users_with_role(Role(reason.value))
+    return found.get(reason, [])
 
 
 def _collect(event, rules, sensitive, exclude, **people) -> list[Recipient]:
     """Each person once, under the first reason in `RULE_RECIPIENTS` order that names them."""
     chosen: dict[int, Recipient] = {}
-    for reason in RULE_RECIPIENTS[event]:
-        if reason not in rules[event]:
-            continue
-        if reason is Reason.CLASS_TEACHER and not class_teacher_rule_applies(sensitive):
-            continue
-        for user in _candidates(reason, **people):
+    reasons = [
+        reason
+        for reason in RULE_RECIPIENTS[event]
+        if reason in rules[event]
+        and (reason is not Reason.CLASS_TEACHER or class_teacher_rule_applies(sensitive))
+    ]
+    found = _candidates_by_reason(reasons, people.get("pupil"))
+    for reason in reasons:
+        for user in _candidates(reason, found, **people):
             if user.id in exclude or user.id in chosen or not may_be_alerted(user, sensitive):
                 continue
             chosen[user.id] = Recipient(user, reason)
@@ -235,9 +275,14 @@ def action_recipients(
 
 
 def current_rules() -> Rules:
+    """The rules as they stand, from the per-process cache while no one has changed them."""
+    return dict(cached("alert_rules", _read_rules))
+
+
+def _read_rules() -> Rules:
     rules: dict[Event, set[Reason]] = {event: set() for event in Event}
-    for row in db.session.scalars(select(AlertRule)):
-        rules[Event(row.event)].add(Reason(row.recipient))
+    for event_name, recipient in db.session.execute(select(AlertRule.event, AlertRule.recipient)):
+        rules[Event(event_name)].add(Reason(recipient))
     return {event: frozenset(recipients) for event, recipients in rules.items()}
 
 

@@ -33,6 +33,9 @@ GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = 0x4A7E11
 _PENDING = "haven_audit_pending"
 _HEAD = "haven_audit_head"
+_LOCKED = "haven_audit_chain_locked"
+# The chain's head as read under the lock this transaction holds (so nobody else can move it).
+_KNOWN_HEAD = "haven_audit_known_head"
 
 
 def client_address() -> str | None:
@@ -110,9 +113,30 @@ def record(
 # --- The final append, at commit ----------------------------------------------------------
 
 
+def hold_chain_lock(session: Session) -> None:
+    """Take the lock that serialises appends to the chain (PostgreSQL; SQLite's BEGIN
+    IMMEDIATE serialises writers already), once per transaction: it is held to the commit.
+    Incident numbering takes it too, just before its final append (server.incidents)."""
+    if session.get_bind().dialect.name != "postgresql" or session.info.get(_LOCKED):
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+    session.info[_LOCKED] = True
+
+
+def hold_chain_lock_and_read(session: Session, *columns):
+    """Take the chain's lock, then read the chain's head together with `columns` (scalar SQL
+    that must be read under the lock, e.g. the highest incident number) in ONE query; the head
+    is kept for the append at commit, which then need not read it again. Returns the columns'
+    values."""
+    hold_chain_lock(session)
+    head = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1).scalar_subquery()
+    row = session.execute(select(head, *columns)).one()
+    session.info[_KNOWN_HEAD] = row[0] or GENESIS_HASH
+    return tuple(row[1:])
+
+
 def _lock_chain(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+    hold_chain_lock(session)
 
 
 @sa_event.listens_for(Session, "before_commit")
@@ -139,8 +163,10 @@ def _append_pending(session: Session) -> None:
         return
     events = [event for event, _ in pending]
     _lock_chain(session)
-    prev_hash = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    prev_hash = prev_hash or GENESIS_HASH
+    prev_hash = session.info.get(_KNOWN_HEAD)
+    if prev_hash is None:
+        prev_hash = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+        prev_hash = prev_hash or GENESIS_HASH
     key = _audit_key()
     for event in events:
         event.prev_hash = prev_hash
@@ -148,6 +174,7 @@ def _append_pending(session: Session) -> None:
         session.add(event)
     session.flush()
     session.info[_HEAD] = (events[-1].id, events[-1].hash)
+    session.info[_KNOWN_HEAD] = events[-1].hash
 
 
 @sa_event.listens_for(Session, "after_commit")
@@ -168,12 +195,16 @@ def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
             if not _within(transaction, previous)
         ]
     session.info.pop(_HEAD, None)
+    # What was appended inside what rolled back is gone: read the head again when needed.
+    session.info.pop(_KNOWN_HEAD, None)
 
 
 @sa_event.listens_for(Session, "after_transaction_end")
 def _forget_on_close(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_LOCKED, None)  # released with the transaction
+        session.info.pop(_KNOWN_HEAD, None)
 
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:

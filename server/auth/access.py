@@ -169,7 +169,8 @@ def enforce_session_state():
                 error="locked", message="The screen is blanked: unlock to continue."
             ), 423
         return redirect(url_for("auth.unlock", next=request.full_path.rstrip("?")))
-    if not (rule and rule.passive):
-        touch(row)
+    # Activity is written at most once a minute (sessions.LAST_SEEN_RESOLUTION), so most
+    # requests make no write here at all.
+    if not (rule and rule.passive) and touch(row):
         db.session.commit()
     return None

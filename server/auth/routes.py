@@ -22,7 +22,7 @@ from server.auth.forms import (
     SignInForm,
     UnlockForm,
 )
-from server.auth.sessions import idle_deadline
+from server.auth.sessions import idle_deadline, touch
 from server.clock import utcnow
 from server.extensions import db
 from server.web import safe_next_url, wants_json
@@ -190,6 +190,9 @@ def session_status():
 @bp.route("/session/keep-alive", methods=["POST"])
 @signed_in
 def keep_alive():
-    """Any signed-in request counts as activity; this one exists for the warning's button."""
+    """Any signed-in request counts as activity; this one exists for the warning's button
+    (and the page's typing), so it is always written, however recent the last note."""
+    if touch(g.user_session, force=True):
+        db.session.commit()
     remaining = (idle_deadline(g.user_session) - utcnow()).total_seconds()
     return jsonify(seconds_remaining=max(0, int(remaining)))

@@ -6,16 +6,22 @@ idle timeout and disabling a user take effect at once, whatever cookie a browser
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, request, session
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from server.auth.models import User, UserSession
 from server.clock import utcnow
 from server.extensions import db
 
 SESSION_TOKEN_KEY = "sid"  # noqa: S105  (a key name, not a secret)
+# Activity is written to the session row at most this often, not on every request. The idle
+# deadline is reckoned from what was written, so a session ends between IDLE_TIMEOUT minus
+# this and IDLE_TIMEOUT after the last request: never later than the rule allows. The page's
+# idle timer asks the server for that same deadline, so its warning still comes first.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 def token_digest(token: str) -> str:
@@ -56,8 +62,15 @@ def current_session_row() -> UserSession | None:
     token = session.get(SESSION_TOKEN_KEY)
     if not token:
         return None
-    return db.session.scalar(
-        select(UserSession).where(UserSession.token_hash == token_digest(token))
+    # The session, its user and the user's roles in one query: every request needs all three.
+    return (
+        db.session.execute(
+            select(UserSession)
+            .where(UserSession.token_hash == token_digest(token))
+            .options(joinedload(UserSession.user).joinedload(User.role_rows))
+        )
+        .unique()
+        .scalar_one_or_none()
     )
 
 
@@ -87,8 +100,14 @@ def resolve_session() -> tuple[UserSession | None, str | None]:
     return row, None
 
 
-def touch(row: UserSession) -> None:
-    row.last_seen_at = utcnow()
+def touch(row: UserSession, *, force: bool = False) -> bool:
+    """Note activity; written only when the last note is LAST_SEEN_RESOLUTION old (or
+    `force`, for an explicit "I am still here"). Returns whether the row changed."""
+    now = utcnow()
+    if not force and now - row.last_seen_at < LAST_SEEN_RESOLUTION:
+        return False
+    row.last_seen_at = now
+    return True
 
 
 def end_session(row: UserSession, reason: str) -> None:
@@ -113,4 +132,4 @@ def lock_session(row: UserSession) -> None:
 
 def unlock_session(row: UserSession) -> None:
     row.locked_at = None
-    touch(row)
+    touch(row, force=True)

@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
-from server.alerts.models import Alert, IncidentRead
+from server.alerts.models import AlertUnread, IncidentRead
 from server.auth.models import User, UserSession
 from server.auth.step_up import review_unlocked
 from server.chronology.build import STATUS_FILTERS, status_matches
@@ -62,7 +62,12 @@ def _with_parts(query):
 
 
 def unread_priority(user: User, visible) -> list[Incident]:
-    alerted = exists().where(Alert.user_id == user.id, Alert.incident_id == Incident.id)
+    # "Alerted and never read", asked from the user's few unread alerts (alert_unread, kept by
+    # triggers) rather than by walking every incident: an incident never read has all its
+    # alerts unread, so it is among them, and the never-read test below keeps the rest out.
+    alerted = Incident.id.in_(
+        select(AlertUnread.incident_id).where(AlertUnread.user_id == user.id)
+    )
     read = exists().where(IncidentRead.user_id == user.id, IncidentRead.incident_id == Incident.id)
     query = (
         select(Incident)

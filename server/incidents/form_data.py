@@ -2,6 +2,8 @@
 is in the page itself, so the page can be cached for offline use).
 """
 
+import hashlib
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +15,7 @@ from server.extensions import db
 from server.incidents.files import ACCEPTED_FILE_TYPES, MAX_FILE_BYTES
 from server.incidents.models import BODY_MARK_KINDS, Agency, Category
 from server.incidents.policy import reads_incidents
-from server.pupils.models import Pupil, year_label
+from server.pupils.models import Pupil, SchoolClass, year_label
 
 
 def form_vocabulary(user: User) -> dict[str, Any]:
@@ -51,36 +53,57 @@ def _category(category: Category) -> dict[str, Any]:
     }
 
 
-def roster(user: User) -> list[dict[str, Any]]:
+ROSTER_FORMAT = "roster-2"
+
+
+def roster(user: User) -> dict[str, Any]:
     """What the pupil type-ahead shows: the name the child is known by, class and year, and
     date of birth, which are enough to pick the right child (SPEC §2).
 
     A legal name that differs (an adoption, a change of name kept from a parent) goes only to
     those who review every record — dsl, slt and pastoral — who need it for referrals,
     chronologies and transfers; everyone else never receives it.
+
+    Compact, for 2,000 pupils on an iPad: one query of plain rows (no ORM object per pupil);
+    each pupil is `[id, name, place, date of birth]` (plus the legal name, when it differs and
+    may be sent), where `place` indexes `places`, the few distinct (class, year) pairs, so a
+    pupil costs only the bytes that are hers. `pwa/js/pupil-picker.js` (`rosterPupils`) reads it.
     """
     with_legal_name = user.can(Permission.REVIEW_ALL)
-    pupils = db.session.scalars(
-        select(Pupil)
-        .where(Pupil.on_roll.is_(True))
-        .options(selectinload(Pupil.school_class))
-        .order_by(Pupil.legal_last_name, Pupil.legal_first_name, Pupil.id)
-    )
-    return [_roster_entry(pupil, with_legal_name) for pupil in pupils]
+    pupils, classes = Pupil.__table__.c, SchoolClass.__table__.c
+    rows = db.session.execute(
+        select(
+            pupils.id,
+            pupils.preferred_first_name,
+            pupils.legal_first_name,
+            pupils.preferred_last_name,
+            pupils.legal_last_name,
+            pupils.date_of_birth,
+            pupils.year_group,
+            classes.name,
+        )
+        .select_from(Pupil.__table__.outerjoin(SchoolClass.__table__))
+        .where(pupils.on_roll.is_(True))
+        .order_by(pupils.legal_last_name, pupils.legal_first_name, pupils.id)
+    ).all()
+    places: dict[tuple[str, str], int] = {}
+    entries = []
+    for pupil_id, first, legal_first, last, legal_last, born, year, class_name in rows:
+        place = places.setdefault((class_name or "", year_label(year)), len(places))
+        name = f"{first or legal_first} {last or legal_last}"
+        entry = [pupil_id, name, place, born.isoformat()]
+        legal_name = f"{legal_first} {legal_last}"
+        if with_legal_name and legal_name != name:
+            entry.append(legal_name)
+        entries.append(entry)
+    return {"format": ROSTER_FORMAT, "places": [list(place) for place in places], "pupils": entries}
 
 
-def _roster_entry(pupil: Pupil, with_legal_name: bool) -> dict[str, Any]:
-    entry = {
-        "id": pupil.id,
-        "name": pupil.display_name,
-        "class_name": pupil.school_class.name if pupil.school_class else "",
-        "year_label": year_label(pupil.year_group),
-        "date_of_birth": pupil.date_of_birth.isoformat(),
-        "dob_display": f"{pupil.date_of_birth:%-d %b %Y}",
-    }
-    if with_legal_name:
-        entry["legal_name"] = pupil.legal_name
-    return entry
+def roster_json(user: User) -> tuple[bytes, str]:
+    """The roster as compact JSON bytes, and its ETag: a hash of exactly those bytes, so a
+    device that has this roster already is told so (304) and sends nothing again."""
+    body = json.dumps(roster(user), separators=(",", ":"), ensure_ascii=False).encode()
+    return body, hashlib.sha256(body).hexdigest()[:32]
 
 
 def staff_list() -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 events and dsl corrections. Each function checks permission, writes, audits and flushes.
 """
 
+from dataclasses import dataclass
 from datetime import date
 
 from flask import abort, g
@@ -298,3 +299,30 @@ def _append_event(
     )
     db.session.flush()
     return event
+
+
+# --- An incident's actions, a page at a time ------------------------------------------------
+
+ACTIONS_PAGE_SIZE = 50
+
+
+@dataclass
+class ActionsPage:
+    actions: list[Action]
+    # The last action's id when later actions follow (the next page starts after it).
+    next_after: int | None
+    first: bool
+
+
+def actions_page(incident: Incident, after=None, size: int = ACTIONS_PAGE_SIZE) -> ActionsPage:
+    """The incident's actions, oldest first, `size` at a time after action id `after` (keyset:
+    a page costs the same whatever the incident's history). An unreadable `after` is the
+    first page."""
+    after_id = parse_id(after) if after not in (None, "") else None
+    query = select(Action).where(Action.incident_id == incident.id)
+    if after_id is not None:
+        query = query.where(Action.id > after_id)
+    found = list(db.session.scalars(query.order_by(Action.id).limit(size + 1)))
+    shown = found[:size]
+    more = len(found) > size and shown
+    return ActionsPage(shown, shown[-1].id if more else None, after_id is None)

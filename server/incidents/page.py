@@ -17,7 +17,7 @@ from server.incidents.errors import IncidentRefused
 from server.incidents.files import MAX_FILE_BYTES, Upload
 from server.incidents.forms import action_form, correction_form, status_form
 from server.incidents.models import STATUS_KINDS, Incident
-from server.incidents.operations import status_changes
+from server.incidents.operations import actions_page, status_changes
 from server.incidents.vocabulary import choosable_categories
 from server.pupils.models import year_label
 
@@ -127,6 +127,7 @@ def incident_page(
     incident: Incident,
     session_row: UserSession | None,
     refused: tuple[str, IncidentRefused] | None = None,
+    actions_after=None,
 ) -> dict:
     """What the incident page shows. `refused` = (which form, the refusal) re-shows that form
     as it was sent, with the messages beside its fields."""
@@ -148,6 +149,8 @@ def incident_page(
         "readers": readers(incident) if sees_readers else None,
         "not_read": not_yet_read(incident) if sees_readers else [],
         "escalations": escalations_of(incident),
+        # A page of actions at a time (issue 12): an incident's history can grow long.
+        "actions_page": actions_page(incident, actions_after),
         "can_add_action": policy.can_add_action(user, incident, session_row),
         "can_change_status": policy.can_change_status(user, incident, session_row),
         "may_correct": may_correct,

@@ -3,6 +3,7 @@
 import io
 
 from flask import (
+    current_app,
     flash,
     g,
     jsonify,
@@ -84,7 +85,12 @@ def form_vocabulary():
 @bp.get("/api/roster")
 @requires(Permission.RECORD_INCIDENTS)
 def roster():
-    return jsonify(form_data.roster(_me()))
+    # Personal data: never stored by a browser or a proxy (no-store stays). The device keeps
+    # its own encrypted copy with this ETag and asks with If-None-Match: 304 if unchanged.
+    body, etag = form_data.roster_json(_me())
+    response = current_app.response_class(body, mimetype="application/json")
+    response.set_etag(etag)
+    return response.make_conditional(request)
 
 
 @bp.get("/api/staff")
@@ -121,7 +127,9 @@ def submit():
 def show(number: int):
     incident, _access = operations.open_incident(_me(), number)
     note_opened(_me(), incident)
-    context = page.incident_page(_me(), incident, g.get("user_session"))
+    context = page.incident_page(
+        _me(), incident, g.get("user_session"), actions_after=request.args.get("actions_after")
+    )
     db.session.commit()
     return render_template("incidents/show.html", **context)
 

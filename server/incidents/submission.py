@@ -13,11 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import has_request_context, url_for
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, make_transient_to_detached
 
 from server.alerts.operations import AlertRefused, create_incident_alerts
-from server.audit.operations import record
-from server.audit.seals import seal
+from server.audit.operations import hold_chain_lock_and_read, record
+from server.audit.seals import written_incident_seal
 from server.auth.models import User
 from server.auth.roles import Permission
 from server.clock import to_local, utcnow
@@ -37,6 +39,7 @@ from server.incidents.models import (
     IncidentFile,
 )
 from server.pupils.models import Pupil
+from server.settings_cache import cached
 
 FIRST_NUMBER = 1001
 # Device clocks drift: a moment this little ahead of ours is "now", not the future.
@@ -50,9 +53,6 @@ DSL_ONLY_REFUSAL = (
     "Only designated safeguarding leads can choose Safeguarding categories. "
     "Choose “Cause for concern – Safeguarding disclosure” instead."
 )
-# Any constant: names the PostgreSQL lock that serialises numbering (SQLite's BEGIN IMMEDIATE
-# already does).
-_NUMBERING_LOCK_KEY = 0x1AC1DE
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ class _Draft:
     linked_pupils: list[Pupil] = field(default_factory=list)
     agencies: list[Agency] = field(default_factory=list)
     extra_recipient_ids: list[int] = field(default_factory=list)
+    # Held so the session keeps them (its identity map is weak): alerting asks for them again.
+    extra_recipients: list[User] = field(default_factory=list)
     on_behalf_name: str | None = None
     on_behalf_role: str | None = None
 
@@ -104,13 +106,24 @@ def submit_incident(
         raise IncidentRefused("The incident could not be read.", {"incident": "Not an incident."})
     client_uuid = _parse_uuid(payload.get("uuid"))
     digest = content_digest(payload, uploads)
-    _serialise_numbering()
-    existing = db.session.scalar(select(Incident).where(Incident.uuid == client_uuid))
+    existing = _by_uuid(client_uuid)
     if existing is not None:
         return _replayed(existing, author, digest)
     draft = parse_payload(author, payload)
     checked = _check_uploads(uploads)
-    return _write(author, client_uuid, digest, draft, checked, via_device)
+    try:
+        return _write(author, client_uuid, digest, draft, checked, via_device)
+    except IntegrityError:
+        # The same UUID, sent twice at once (a retry racing its original): the other request
+        # took it first, so this one is its replay, or refused if the content differs.
+        existing = _by_uuid(client_uuid)
+        if existing is None:
+            raise
+        return _replayed(existing, author, digest)
+
+
+def _by_uuid(client_uuid: str) -> Incident | None:
+    return db.session.scalar(select(Incident).where(Incident.uuid == client_uuid))
 
 
 def _too_deep(payload: dict) -> bool:
@@ -153,9 +166,17 @@ def _parse_uuid(value: Any) -> str:
         ) from None
 
 
-def _serialise_numbering() -> None:
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _NUMBERING_LOCK_KEY})
+def _serialise_numbering() -> int:
+    """Numbers are handed out one after another with no gaps: whoever numbers an incident
+    holds the audit chain's lock (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises) from
+    here to the commit. It is taken only now, for the final append (the incident, its alerts
+    and its audit event), after everything was checked, so requests do not queue behind one
+    another's checking; and it is the one lock the audit chain takes at commit anyway.
+    Returns the next number, read under the lock with the chain's head in one query."""
+    (highest,) = hold_chain_lock_and_read(
+        db.session(), select(func.max(Incident.number)).scalar_subquery()
+    )
+    return max(highest or 0, FIRST_NUMBER - 1) + 1
 
 
 def _replayed(existing: Incident, author: User, digest: str) -> Receipt:
@@ -336,7 +357,7 @@ def _check_categories(author, payload, draft, errors) -> None:
     if not ids:
         errors["category_ids"] = "Choose at least one category."
         return
-    categories = _load(Category, ids)
+    categories = _categories(ids)
     if categories is None or not all(category.active for category in categories):
         errors["category_ids"] = "Choose categories from the list."
     elif any(c.dsl_only for c in categories) and not author.can(
@@ -377,11 +398,12 @@ def _check_recipients(author, payload, draft, errors) -> None:
     ids = _ids_or_refuse(payload, "extra_recipient_ids", errors, not_valid)
     if ids is None:
         return
-    users = _load(User, ids)
+    users = _load(User, ids, joinedload(User.role_rows))  # roles too: alerting checks them
     if users is None or not all(user.active for user in users):
         errors["extra_recipient_ids"] = "Choose the people to alert from the staff list."
     else:
         draft.extra_recipient_ids = [user.id for user in users]
+        draft.extra_recipients = users
 
 
 def _check_on_behalf(author, payload, draft, errors) -> None:
@@ -406,11 +428,33 @@ def _check_urgent(author, payload, draft, errors) -> None:
         draft.urgent = urgent
 
 
-def _load(model, ids: list[int]) -> list | None:
+def _categories(ids: list[int]) -> list[Category] | None:
+    """The categories with these ids, in the order given (None if any does not exist), from
+    the per-process settings cache: no query while no one has changed the vocabulary."""
+    known = cached("categories", _category_rows)
+    if not all(i in known for i in ids):
+        return None
+    found = []
+    for category_id in ids:
+        category = Category(**known[category_id])
+        make_transient_to_detached(category)
+        # The session's own copy if it has one, else this one, as if loaded: no query.
+        found.append(db.session.merge(category, load=False))
+    return found
+
+
+def _category_rows() -> dict[int, dict[str, Any]]:
+    columns = Category.__table__.columns
+    rows = db.session.execute(select(*columns)).mappings()
+    return {row["id"]: dict(row) for row in rows}
+
+
+def _load(model, ids: list[int], *options) -> list | None:
     """The rows with these ids, in the order given; None if any does not exist."""
     if not ids:
         return []
-    rows = {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
+    query = select(model).where(model.id.in_(ids)).options(*options)
+    rows = {row.id: row for row in db.session.scalars(query).unique()}
     if len(rows) != len(ids):
         return None
     return [rows[i] for i in ids]
@@ -436,11 +480,6 @@ def _check_uploads(uploads: Sequence[file_store.Upload]) -> list[file_store.Chec
 # --- Writing ------------------------------------------------------------------------------
 
 
-def _next_number() -> int:
-    highest = db.session.scalar(select(func.max(Incident.number)))
-    return max(highest or 0, FIRST_NUMBER - 1) + 1
-
-
 def _write(
     author: User,
     client_uuid: str,
@@ -450,9 +489,10 @@ def _write(
     via_device=None,
 ) -> Receipt:
     stored_names: list[str] = []
+    number = _serialise_numbering()
     try:
         with db.session.begin_nested():
-            incident = _add_incident(author, client_uuid, digest, draft)
+            incident = _add_incident(author, client_uuid, digest, draft, number)
             for item in checked:
                 stored_names.append(file_store.store(item.data))
                 db.session.add(
@@ -488,16 +528,18 @@ def _audit_details(incident: Incident, client_uuid: str, via_device) -> dict[str
     details = {
         "number": incident.number,
         "uuid": client_uuid,
-        "seal": seal("incident", incident.id),
+        "seal": written_incident_seal(incident),
     }
     if via_device is not None:
         details["device_id"] = via_device.id
     return details
 
 
-def _add_incident(author: User, client_uuid: str, digest: str, draft: _Draft) -> Incident:
+def _add_incident(
+    author: User, client_uuid: str, digest: str, draft: _Draft, number: int
+) -> Incident:
     incident = Incident(
-        number=_next_number(),
+        number=number,
         uuid=client_uuid,
         content_hash=digest,
         pupil=draft.pupil,
@@ -515,6 +557,11 @@ def _add_incident(author: User, client_uuid: str, digest: str, draft: _Draft) ->
         linked_pupils=draft.linked_pupils,
         original_categories=draft.categories,
         agencies=draft.agencies,
+        # A new incident has no status changes, corrections, marks or files but those added
+        # here: known, so never asked for.
+        events=[],
+        body_marks=[],
+        files=[],
     )
     db.session.add(incident)
     for mark in draft.body_marks:

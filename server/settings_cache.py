@@ -1,0 +1,62 @@
+"""A per-process cache of the school's settings that nearly every submission reads and an admin
+rarely changes: the alert rules and the incident categories.
+
+Each request checks it with one cheap read: `settings_version` holds a token that database
+triggers replace whenever `alert_rules`, `categories` or `agencies` change (migration
+0010_performance), from whichever process, worker or client. A cached value is used only while
+the token it was built under is still the token now, so a change made anywhere is seen by the
+very next request of every gunicorn worker. The token is random, not a counter: a rolled-back
+change cannot bring an old number back to match a stale entry.
+"""
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, g, has_app_context
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from server.extensions import db
+
+SETTINGS_TABLES = frozenset({"alert_rules", "categories", "agencies"})
+_lock = threading.Lock()
+_entries: dict[tuple[int, str], tuple[str, Any]] = {}
+
+
+def settings_token() -> str:
+    """The token now; read once per request (kept on `g`)."""
+    if has_app_context() and "settings_token" in g:
+        return g.settings_token
+    token = db.session.scalar(text("SELECT token FROM settings_version WHERE id = 1")) or ""
+    if has_app_context():
+        g.settings_token = token
+    return token
+
+
+def forget_token() -> None:
+    """After this request changed settings itself, read the token afresh."""
+    if has_app_context():
+        g.pop("settings_token", None)
+
+
+def cached(name: str, build: Callable[[], Any]) -> Any:
+    """`build()`'s value, built again only when the settings have changed since."""
+    key = (id(current_app._get_current_object()), name)
+    token = settings_token()
+    with _lock:
+        hit = _entries.get(key)
+    if hit is not None and hit[0] == token:
+        return hit[1]
+    value = build()
+    with _lock:
+        _entries[key] = (token, value)
+    return value
+
+
+@event.listens_for(Session, "after_flush")
+def _settings_flushed(session: Session, _context) -> None:
+    """This transaction changed settings: its triggers gave a new token, so read it again."""
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(getattr(type(item), "__tablename__", None) in SETTINGS_TABLES for item in changed):
+        forget_token()
