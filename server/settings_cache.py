@@ -14,10 +14,18 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, g, has_app_context
-from sqlalchemy import event, text
-from sqlalchemy.orm import Session
+from sqlalchemy import String, event, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.extensions import db
+
+class SettingsVersion(db.Model):
+    """One row whose token the settings tables' triggers replace on every change."""
+
+    __tablename__ = "settings_version"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))
+
 
 SETTINGS_TABLES = frozenset({"alert_rules", "categories", "agencies"})
 _lock = threading.Lock()
