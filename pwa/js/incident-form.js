@@ -124,8 +124,9 @@ async function openDevice() {
   } else {
     try {
       if (!(await unlockOnline(userId))) return;
-      // Kept now, not later: the connection may go before the author presses "Add incident".
-      await prefetchSealingKey();
+      // Fetched now, not when sending: the connection may go before the author presses "Add
+      // incident". Not awaited (it never throws): the form need not wait one more round trip.
+      prefetchSealingKey();
     } catch (error) {
       if (error.kind !== 'network' && error.kind !== 'server') throw error;
       await deviceLock.unlockWithPin('Haven cannot be reached just now. Enter your offline PIN '
