@@ -817,3 +817,14 @@ def test_the_pupil_is_matched_by_upn_or_chosen_by_the_dsl(larkfield, brookside):
             for who in (here_id, other_id)
         }
     assert numbers_for == {here_id: numbers, other_id: numbers}
+
+
+def test_a_bad_closed_days_setting_never_holds_up_alerts(app):
+    from server.push.delivery import sweep
+
+    app.config["SCHOOL_CLOSED_DAYS"] = "not-a-date"
+    try:
+        with app.app_context():
+            assert sweep()["reminded"] == 0
+    finally:
+        app.config["SCHOOL_CLOSED_DAYS"] = ""
