@@ -7,6 +7,7 @@ package and receipt produced is validated against docs/transfer-package.schema.j
 """
 
 import base64
+import hashlib
 import io
 import json
 import uuid
@@ -828,3 +829,219 @@ def test_a_bad_closed_days_setting_never_holds_up_alerts(app):
             assert sweep()["reminded"] == 0
     finally:
         app.config["SCHOOL_CLOSED_DAYS"] = ""
+
+
+# --- The public inbox: throttled, capped, refusals audited -----------------------------------
+
+
+def _stranger_package(app, name: str = "Stranger School") -> tuple[dict, PublicSchoolKey]:
+    """A well-formed package to `app`'s school, signed with a key made here and now: anyone can
+    make one, so the inbox must hold what it keeps from such keys to a limit."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from server.transfer.keys import TransferKeys
+
+    keys = TransferKeys(Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
+    sender = PublicSchoolKey(name, "", keys.signing_public, keys.encryption_public)
+    pdf = b"%PDF-1.4 a stand-in chronology"
+    record = {
+        "format": "haven-pupil-record", "version": 1, "exported_at": utcnow().isoformat(),
+        "exported_by": {"name": "Someone", "role": "Designated safeguarding lead"},
+        "school": {"name": name, "urn": None},
+        "pupil": {"upn": None, "legal_first_name": "Kit", "legal_last_name": "Stray",
+                  "preferred_first_name": None, "preferred_last_name": None,
+                  "date_of_birth": "2016-01-01", "year_group": "5"},
+        "incidents": [],
+        "chronology_pdf": {"name": "chronology.pdf", "content_type": "application/pdf",
+                           "size": len(pdf), "sha256": hashlib.sha256(pdf).hexdigest(),
+                           "data": base64.b64encode(pdf).decode()},
+    }  # fmt: skip
+    with app.app_context():
+        package = seal(
+            record, keys, sender, own_school_key(),
+            package_id=str(uuid.uuid4()), created_at=utcnow().isoformat(),
+        )  # fmt: skip
+    return package, sender
+
+
+def _inbox_post(client, data: bytes, address: str = "203.0.113.7", **kwargs):
+    return client.post(
+        "/transfers/inbox", data=data, content_type=operations.PACKAGE_MEDIA_TYPE,
+        environ_base={"REMOTE_ADDR": address}, **kwargs,
+    )  # fmt: skip
+
+
+def _inbox_refusals(app) -> list[dict]:
+    with app.app_context():
+        rows = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "transfer.inbox_refused")
+        ).all()
+        return [{"ip": row.ip_address, **json.loads(row.details)} for row in rows]
+
+
+@pytest.fixture
+def inbox_limits(app):
+    names = ("TRANSFER_INBOX_POSTS", "TRANSFER_MAX_BYTES", "TRANSFER_UNTRUSTED_PER_SENDER",
+             "TRANSFER_UNTRUSTED_TOTAL")  # fmt: skip
+    saved = {name: app.config[name] for name in names}
+    yield app.config
+    app.config.update(saved)
+
+
+def test_the_inbox_counts_posts_per_address_in_the_database(app, inbox_limits):
+    from server.auth import throttling
+
+    inbox_limits["TRANSFER_INBOX_POSTS"] = 3
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        for _ in range(3):
+            operations.admit_to_inbox("203.0.113.9", 10, 1000)
+        with pytest.raises(PackageRefused) as refused:
+            operations.admit_to_inbox("203.0.113.9", 10, 1000)
+        assert (refused.value.reason, refused.value.status) == ("throttled", 429)
+        operations.admit_to_inbox("198.51.100.1", 10, 1000)  # another address is not held up
+        # The rows are the sign-in throttle's, by kind: inbox posts never count against
+        # signing in from that address, nor sign-in failures against the inbox.
+        assert throttling.check("someone@school.example", "203.0.113.9").allowed
+        for _ in range(3):
+            throttling.record_attempt("x@school.example", "198.51.100.2", succeeded=False)
+        operations.admit_to_inbox("198.51.100.2", 10, 1000)
+
+
+def test_the_inbox_throttles_an_address_and_audits_each_refusal(app, client, inbox_limits):
+    inbox_limits["TRANSFER_INBOX_POSTS"] = 3
+    for _ in range(3):
+        assert _inbox_post(client, b"{}").status_code == 422
+    response = _inbox_post(client, b"{}")
+    assert response.status_code == 429
+    assert (
+        response.get_json()["error"] == "throttled"
+        and "try again" in response.get_json()["message"]
+    )
+    # A fresh client (another web process would be the same: the count is in the database).
+    assert _inbox_post(app.test_client(), b"{}").status_code == 429
+    assert _inbox_post(client, b"{}", address="198.51.100.1").status_code == 422
+    refusals = _inbox_refusals(app)
+    assert [r["reason"] for r in refusals if r["ip"] == "203.0.113.7"] == ["invalid"] * 3 + [
+        "throttled"
+    ] * 2
+    assert {frozenset(r) for r in refusals} == {
+        frozenset({"ip", "reason", "status", "declared_bytes"})
+    }
+
+
+def test_the_inbox_fails_closed_when_it_cannot_count(app, client, monkeypatch):
+    from server.auth import throttling
+
+    def broken(*args, **kwargs):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("database is gone"))
+
+    monkeypatch.setattr(throttling, "check_address", broken)
+    package, _ = _stranger_package(app)
+    response = _inbox_post(client, canonical(package))
+    assert response.status_code == 503 and response.get_json()["error"] == "unavailable"
+    assert count_rows(app, IncomingTransfer) == 0
+    with app.test_request_context(), pytest.raises(PackageRefused) as refused:
+        operations.admit_to_inbox("203.0.113.7", 10, 1000)
+    assert refused.value.status == 503
+
+
+class _Untouchable(io.BytesIO):
+    """A request body that must never be read."""
+
+    def read(self, *args):
+        raise AssertionError("the body was read")
+
+    readline = readinto = read
+
+
+def test_an_oversize_post_is_refused_before_its_body_is_read(app, client, inbox_limits):
+    assert app.config["TRANSFER_MAX_BYTES"] <= 100 * 1024 * 1024
+    package, _ = _stranger_package(app)
+    data = canonical(package)
+    inbox_limits["TRANSFER_MAX_BYTES"] = len(data) - 1
+    # Declared too large: refused on its Content-Length, the body never read.
+    response = client.post(
+        "/transfers/inbox", input_stream=_Untouchable(data),
+        content_type=operations.PACKAGE_MEDIA_TYPE,
+    )  # fmt: skip
+    assert response.status_code == 413 and response.get_json()["error"] == "too_large"
+    # Chunked (no length declared): refused as the stream passes the limit.
+    response = client.post(
+        "/transfers/inbox", input_stream=io.BytesIO(data),
+        content_type=operations.PACKAGE_MEDIA_TYPE, headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )  # fmt: skip
+    assert response.status_code == 413 and response.get_json()["error"] == "too_large"
+    assert count_rows(app, IncomingTransfer) == 0
+    assert [r["reason"] for r in _inbox_refusals(app)] == ["too_large", "too_large"]
+    # At the limit, chunked, it arrives.
+    inbox_limits["TRANSFER_MAX_BYTES"] = len(data)
+    response = client.post(
+        "/transfers/inbox", input_stream=io.BytesIO(data),
+        content_type=operations.PACKAGE_MEDIA_TYPE, headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )  # fmt: skip
+    assert response.status_code == 201, response.get_json()
+
+
+def count_rows(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def test_packages_from_unchecked_keys_wait_only_up_to_a_limit(app, client, school, inbox_limits):
+    inbox_limits["TRANSFER_UNTRUSTED_PER_SENDER"] = 2
+    inbox_limits["TRANSFER_UNTRUSTED_TOTAL"] = 3
+    first, first_key = _stranger_package(app, "First School")
+    more = [_stranger_package(app, "Another School")[0]]
+    same_sender = _packages_from_one_key(app, 3)
+    for package in same_sender[:2]:
+        assert _inbox_post(client, canonical(package)).status_code == 201
+    response = _inbox_post(client, canonical(same_sender[2]))
+    assert response.status_code == 429
+    assert response.get_json()["error"] == "too_many_waiting"
+    assert "check the key's fingerprint" in response.get_json()["message"]
+    # The same package again is answered as before, not refused.
+    assert _inbox_post(client, canonical(same_sender[0])).status_code == 200
+    # Another key: one more is kept (three in all), then none from any new key.
+    assert _inbox_post(client, canonical(first)).status_code == 201
+    response = _inbox_post(client, canonical(more[0]))
+    assert response.status_code == 429 and "as many as it keeps" in response.get_json()["message"]
+    assert count_rows(app, IncomingTransfer) == 3
+    assert [r["reason"] for r in _inbox_refusals(app)] == ["too_many_waiting"] * 2
+    # A DSL uploading a package by hand is not held to it, and once a DSL has checked a key,
+    # its packages no longer wait as unchecked.
+    with app.test_request_context():
+        dsl = db.session.get(User, school.dsl.id)
+        operations.receive_package(canonical(same_sender[2]), via="upload", user=dsl)
+        assert operations.waiting_untrusted() == 4
+        operations.trust(dsl, verify_package(canonical(same_sender[0]),
+                                             own_school_key().fingerprint).sender)  # fmt: skip
+        assert operations.waiting_untrusted() == 1
+        operations.refuse_if_too_many_waiting(first_key)
+        db.session.commit()
+    assert _inbox_post(client, canonical(more[0])).status_code == 201
+
+
+def _packages_from_one_key(app, how_many: int) -> list[dict]:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from server.transfer.keys import TransferKeys
+
+    template, _ = _stranger_package(app, "Same School")
+    keys = TransferKeys(Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
+    sender = PublicSchoolKey("Same School", "", keys.signing_public, keys.encryption_public)
+    with app.app_context():
+        record = opened_here(template)
+        return [
+            seal(record, keys, sender, own_school_key(), package_id=str(uuid.uuid4()),
+                 created_at=utcnow().isoformat())
+            for _ in range(how_many)
+        ]  # fmt: skip
+
+
+def opened_here(package: dict) -> dict:
+    keys = transfer_keys()
+    return open_package(verify_package(canonical(package), keys.fingerprint), keys)

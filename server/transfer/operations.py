@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import requests
 from flask import abort, current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.audit.operations import record as audit
+from server.auth import throttling
 from server.auth.models import User, UserSession
 from server.auth.roles import Permission
 from server.auth.step_up import review_unlocked
@@ -396,6 +398,8 @@ def receive_package(data: bytes, *, via: str, user: User | None = None) -> Arriv
                 409,
             )
         return Arrival(existing, False)
+    if via == "endpoint":
+        refuse_if_too_many_waiting(package.sender)
     imported.check_record(open_package(package, keys))
     incoming = IncomingTransfer(
         package_id=package.package_id,
@@ -603,6 +607,99 @@ def deliver_receipt(incoming_id: int) -> None:
 
 
 # --- The inbox: what other Havens post ---------------------------------------------------------
+
+INBOX_UNAVAILABLE = "This Haven's transfer inbox is unavailable just now. Try again later."
+
+
+def admit_to_inbox(address: str, declared_bytes: int | None, limit: int) -> None:
+    """Before a byte of the body is read: the per-address throttle (shared with sign-in's, in
+    the database, failing closed), then the size the request declares. An admitted post counts
+    against its address, whatever becomes of it."""
+    config = current_app.config
+    try:
+        decision = throttling.check_address(
+            throttling.TRANSFER_INBOX, address, config["TRANSFER_INBOX_POSTS"],
+            config["TRANSFER_INBOX_WINDOW"],
+        )  # fmt: skip
+        if decision.allowed:
+            throttling.record_attempt("", address, succeeded=True, kind=throttling.TRANSFER_INBOX)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("transfer inbox throttle unavailable")
+        raise PackageRefused(INBOX_UNAVAILABLE, "unavailable", 503) from None
+    if not decision.allowed:
+        minutes = decision.retry_after_minutes
+        raise PackageRefused(
+            f"Too many posts from this address: try again in {minutes} "
+            f"minute{'s' if minutes > 1 else ''}.",
+            "throttled",
+            429,
+        )
+    if declared_bytes is not None and declared_bytes > limit:
+        raise too_large(limit)
+
+
+def too_large(limit: int) -> PackageRefused:
+    return PackageRefused(
+        f"This is larger than this Haven accepts ({_size(limit)}). Send the "
+        "package by hand, or ask the receiving school to raise HAVEN_TRANSFER_MAX_BYTES.",
+        "too_large",
+        413,
+    )
+
+
+def _size(limit: int) -> str:
+    megabytes = limit / (1024 * 1024)
+    return f"{megabytes:.0f} MB" if megabytes >= 1 else f"{limit:,} bytes"
+
+
+def waiting_untrusted(fingerprint: str | None = None) -> int:
+    """Packages received from keys no DSL here has checked, not yet imported (from one key,
+    or from all)."""
+    query = select(func.count(IncomingTransfer.id)).where(
+        IncomingTransfer.status == "received",
+        IncomingTransfer.sender_fingerprint.not_in(select(TrustedSchool.fingerprint)),
+    )
+    if fingerprint is not None:
+        query = query.where(IncomingTransfer.sender_fingerprint == fingerprint)
+    return db.session.scalar(query) or 0
+
+
+def refuse_if_too_many_waiting(sender: PublicSchoolKey) -> None:
+    """Anyone can make a key and sign with it: packages from keys not yet checked are kept,
+    but only so many (per key and in all), so the public inbox cannot fill the disk."""
+    if is_trusted(sender.fingerprint):
+        return
+    config = current_app.config
+    per_sender = config["TRANSFER_UNTRUSTED_PER_SENDER"]
+    if waiting_untrusted(sender.fingerprint) >= per_sender:
+        raise PackageRefused(
+            f"This Haven already holds {per_sender} package{'s' if per_sender != 1 else ''} "
+            "from your school's key waiting for its DSL to check the key's fingerprint. Ask "
+            "their DSL to check it with you by phone and import them; then send again.",
+            "too_many_waiting",
+            429,
+        )
+    total = config["TRANSFER_UNTRUSTED_TOTAL"]
+    if waiting_untrusted() >= total:
+        raise PackageRefused(
+            f"This Haven already holds {total} packages from schools whose keys its DSL has "
+            "not yet checked, as many as it keeps. Ask their DSL to check your key's "
+            "fingerprint by phone, or send the package by hand.",
+            "too_many_waiting",
+            429,
+        )
+
+
+def audit_inbox_refusal(reason: str, status: int, declared_bytes: int | None) -> None:
+    """A refused post is audited (the address is on the event) with the reason, never with
+    anything it carried. Committed by the caller after the refused work was rolled back."""
+    audit(
+        "transfer.inbox_refused",
+        object_type="transfer_inbox",
+        actor_label="(transfer inbox)",
+        details={"reason": reason, "status": status, "declared_bytes": declared_bytes},
+    )
 
 
 def inbox(data: bytes) -> tuple[dict, int]:
