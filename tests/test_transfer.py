@@ -21,6 +21,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 from flask import g
+from pypdf import PdfReader
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
@@ -1045,3 +1046,127 @@ def _packages_from_one_key(app, how_many: int) -> list[dict]:
 def opened_here(package: dict) -> dict:
     keys = transfer_keys()
     return open_package(verify_package(canonical(package), keys.fingerprint), keys)
+
+
+# --- A pupil who moves on again: the whole history goes with them ---------------------------
+
+
+@pytest.fixture(scope="module")
+def clearwater(tmp_path_factory):
+    yield from fresh_school(
+        tmp_path_factory,
+        "clearwater",
+        SCHOOL_NAME="Clearwater High",
+        SCHOOL_URN="300003",
+        SERVER_BASE_URL="http://clearwater.test",
+    )
+
+
+def _record_here(school, pupil_id: int, account: str) -> int:
+    with school.app.test_request_context():
+        receipt = submit_incident(
+            db.session.get(User, school.people.staff.id),
+            {
+                "uuid": str(uuid.uuid4()), "pupil_id": pupil_id,
+                "occurred_at": utcnow().replace(microsecond=0).isoformat(),
+                "account": account, "parents_contacted": "yes",
+                "medical_attention": "not_needed", "category_ids": [school.category_id],
+            },
+            [],
+        )  # fmt: skip
+        db.session.commit()
+        return receipt.number
+
+
+def _import_by_hand(school, package: dict) -> int:
+    """Received by a DSL's upload and imported to a new pupil; returns the pupil's id."""
+    with school.app.test_request_context():
+        dsl = db.session.get(User, school.people.dsl.id)
+        arrival = operations.receive_package(canonical(package), via="upload", user=dsl)
+        row = operations.import_package(
+            dsl, arrival.incoming.id, pupil_choice="new", fingerprint_checked=True
+        )
+        db.session.commit()
+        return row.pupil_id
+
+
+@pytest.mark.own_database
+def test_a_pupil_who_moves_on_again_takes_the_whole_history(larkfield, brookside, clearwater):
+    # A → B: Larkfield's two incidents (one with a file) arrive at Brookside.
+    pupil_at_a, numbers_at_a = pupil_with_a_file(larkfield, "Ivy", "201202077777")
+    pupil_at_b = _import_by_hand(
+        brookside, _package_for(larkfield, _brookside_key(brookside), pupil_at_a)
+    )
+    number_at_b = _record_here(brookside, pupil_at_b, "Ivy settled in; quiet at lunch.")
+
+    # B → C: Brookside's package carries its own incident and the two it imported.
+    with clearwater.app.app_context():
+        clearwater_key = own_school_key()
+    package = _package_for(brookside, clearwater_key, pupil_at_b)
+    validate(package)
+    record = opened(clearwater, package)
+    validate(record, "record")
+    assert record["version"] == 2
+    assert [i["number"] for i in record["incidents"]] == [number_at_b]
+    earlier = record["imported_incidents"]
+    assert [i["number"] for i in earlier] == numbers_at_a
+    assert {i["origin_school"]["name"] for i in earlier} == {"Larkfield Primary"}
+    assert all(i["imported_at"][:10] == utcnow().date().isoformat() for i in earlier)
+    assert earlier[0]["account"] == ACCOUNT
+    assert base64.b64decode(earlier[0]["files"][0]["data"]) == FILE_NOTE
+    pdf_text = " ".join(
+        " ".join((page.extract_text() or "").split())
+        for page in PdfReader(io.BytesIO(base64.b64decode(record["chronology_pdf"]["data"]))).pages
+    )
+    assert "From Larkfield Primary" in pdf_text and "Dad shouted" in pdf_text
+
+    # C imports all three, each marked with the school that recorded it.
+    pupil_at_c = _import_by_hand(clearwater, package)
+    with clearwater.app.app_context():
+        rows = db.session.scalars(
+            sa.select(ImportedIncident)
+            .where(ImportedIncident.pupil_id == pupil_at_c)
+            .order_by(ImportedIncident.id)
+        ).all()
+        assert [(r.label, r.came_via) for r in rows] == [
+            (f"Brookside Academy #{number_at_b}", None),
+            *[(f"Larkfield Primary #{n}", "Brookside Academy") for n in numbers_at_a],
+        ]
+        assert rows[1].imported_there is not None
+        file_id = rows[1].files[0].id
+    reader = signed_in_dsl(clearwater)
+    page = reader.get(f"/pupils/{pupil_at_c}").get_data(as_text=True)
+    assert "From Larkfield Primary (via Brookside Academy, which imported it" in page
+    assert "From Brookside Academy, imported" in page
+    assert "Dad shouted and threw the remote." in page and "Ivy settled in" in page
+    assert reader.get(f"/transfers/imported/files/{file_id}").data == FILE_NOTE
+
+
+def test_a_version_1_record_is_still_imported_and_a_version_2_one_must_name_its_origins():
+    from server.transfer import imported
+
+    pdf = b"%PDF-1.4"
+    file = {"name": "c.pdf", "content_type": "application/pdf", "size": len(pdf),
+            "sha256": hashlib.sha256(pdf).hexdigest(),
+            "data": base64.b64encode(pdf).decode()}  # fmt: skip
+    incident = {"uuid": "u1", "number": 1, "occurred_at": "2026-01-05T10:00:00+00:00",
+                "account": "Text.", "categories": [], "actions": [], "events": [],
+                "body_marks": [], "files": []}  # fmt: skip
+    version_1 = {
+        "format": "haven-pupil-record", "version": 1,
+        "pupil": {"legal_first_name": "A", "legal_last_name": "B", "upn": None,
+                  "date_of_birth": "2016-01-01"},
+        "incidents": [incident], "chronology_pdf": file,
+    }  # fmt: skip
+    imported.check_record(version_1)
+    assert imported.earlier_incidents(version_1 | {"imported_incidents": [incident]}) == []
+    version_2 = version_1 | {"version": 2, "imported_incidents": [incident]}
+    with pytest.raises(PackageRefused, match="school that recorded it"):
+        imported.check_record(version_2)
+    origin = {"origin_school": {"name": "Larkfield Primary", "urn": None}}
+    with pytest.raises(PackageRefused, match="date and time"):
+        imported.check_record(version_2 | {"imported_incidents": [incident | origin]})
+    named = incident | origin | {"imported_at": "2026-09-03T09:00:00+00:00"}
+    imported.check_record(version_2 | {"imported_incidents": [named]})
+    with pytest.raises(PackageRefused, match="version 1 or 2"):
+        imported.check_record(version_1 | {"version": 3})

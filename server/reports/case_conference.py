@@ -37,7 +37,7 @@ def summarise(chronology: Chronology) -> Summary:
     ]
     schools: dict[str, list] = {}
     for entry in chronology.imported:
-        schools.setdefault(entry.incident.transfer.sender_name, []).append(entry.incident)
+        schools.setdefault(entry.incident.school_name, []).append(entry.incident)
     return Summary(
         imported_from=[
             (school, len(rows), max(row.imported_at for row in rows))

@@ -145,7 +145,7 @@ def _imported_row(entry, hide) -> list[str]:
     return [
         to_local(entry.when).strftime("%Y-%m-%d %H:%M"),
         f"Imported {to_local(entry.incident.imported_at).strftime('%Y-%m-%d')}",
-        f"{entry.incident.label} (from {entry.incident.transfer.sender_name})",
+        f"{entry.incident.label} (from {entry.incident.school_name})",
         "",
         "; ".join(data.get("categories") or []),
         hide(data.get("account")),
