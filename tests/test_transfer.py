@@ -379,7 +379,11 @@ def test_a_pupils_file_goes_by_file_and_the_receipt_comes_back(larkfield, brooks
         actions
     )
 
-    # No network: the receipt goes back as a file, which the sender uploads.
+    # No network: the receipt job could not deliver it; the DSL is told, and downloads it.
+    run_receipt_jobs(brookside)
+    page = receiver.get(incoming_path).get_data(as_text=True)
+    assert 'data-receipt="not-delivered"' in page and "Could not reach" in page
+    # The receipt goes back as a file, which the sender uploads.
     response = receiver.get(incoming_path + "/receipt")
     assert response.status_code == 200
     receipt = json.loads(response.data)
@@ -435,6 +439,7 @@ def test_a_pupils_file_goes_by_endpoint_and_the_receipt_comes_back_by_itself(
     # Brookside trusted Larkfield's key on the first import: no fingerprint box this time.
     response = receiver.post(f"/transfers/in/{incoming_id}/import", data={"pupil": "new"})
     assert response.status_code == 302, response.get_data(as_text=True)
+    run_receipt_jobs(brookside)  # the receipt goes by a background job
     assert network.sent[-1] == "http://larkfield.test/transfers/inbox"
     assert records_count(brookside) == (before[0] + 1, before[1] + 2, before[2] + 2)
     row = outgoing_row(larkfield, transfer_id)
@@ -444,6 +449,17 @@ def test_a_pupils_file_goes_by_endpoint_and_the_receipt_comes_back_by_itself(
     assert row.stored_name is None  # the sender's copy of the package is gone once confirmed
     page = receiver.get(response.headers["Location"]).get_data(as_text=True)
     assert page.count("From Larkfield Primary") == 2
+    page = receiver.get(f"/transfers/in/{incoming_id}").get_data(as_text=True)
+    assert 'data-receipt="sent"' in page
+
+
+def run_receipt_jobs(school) -> None:
+    """With Redis the receipt job waits in the queue: run it as a worker would. Without, it
+    ran in-process when the import committed."""
+    if school.app.config["REDIS_URL"]:
+        from tests.conftest import run_queued_jobs
+
+        run_queued_jobs(school.app)
 
 
 # --- Refusals ----------------------------------------------------------------------------------
@@ -1170,3 +1186,88 @@ def test_a_version_1_record_is_still_imported_and_a_version_2_one_must_name_its_
     imported.check_record(version_2 | {"imported_incidents": [named]})
     with pytest.raises(PackageRefused, match="version 1 or 2"):
         imported.check_record(version_1 | {"version": 3})
+
+
+# --- The confirmed receipt goes by a background job ----------------------------------------
+
+
+@pytest.mark.own_database
+def test_the_receipt_is_sent_by_a_job_and_kept_for_another_try_when_it_fails(
+    larkfield, brookside, monkeypatch
+):
+    from server.transfer import routes
+
+    pupil_id, _ = pupil_with_a_file(larkfield, "Rue", "201202088888")
+    with larkfield.app.test_request_context():
+        transfer = operations.create_transfer(
+            db.session.get(User, larkfield.people.dsl.id), pupil_id, _brookside_key(brookside),
+            fingerprint_checked=True,
+        )  # fmt: skip
+        db.session.commit()
+        transfer_id, package = transfer.id, json.loads(operations.package_bytes(transfer))
+    assert _post_inbox(brookside, package)[0] == 201
+    with brookside.app.app_context():
+        incoming_id = db.session.scalar(
+            sa.select(IncomingTransfer.id).where(
+                IncomingTransfer.package_id == package["header"]["package_id"]
+            )
+        )
+    # The import request only queues the receipt: it never posts it itself.
+    queued = []
+    monkeypatch.setattr(routes.operations, "enqueue", lambda *args: queued.append(args))
+    receiver = signed_in_dsl(brookside)
+    response = receiver.post(
+        f"/transfers/in/{incoming_id}/import", data={"pupil": "new", "fingerprint_checked": "yes"}
+    )
+    assert response.status_code == 302
+    assert queued == [(operations.deliver_receipt, incoming_id)]
+    page = receiver.get(f"/transfers/in/{incoming_id}").get_data(as_text=True)
+    assert 'data-receipt="not-delivered"' in page and "download it" in page
+    monkeypatch.undo()
+
+    # The job: unreachable → the reason kept and an error raised (rq retries it) ...
+    unreachable = _session_factory(AppAdapter({}))
+    with brookside.app.test_request_context():
+        brookside.app.config["TRANSFER_HTTP_SESSION"] = unreachable
+        try:
+            with pytest.raises(operations.ReceiptNotDelivered, match="Could not reach"):
+                operations.deliver_receipt(incoming_id)
+        finally:
+            brookside.app.config.pop("TRANSFER_HTTP_SESSION")
+        row = db.session.get(IncomingTransfer, incoming_id)
+        assert row.receipt_sent_at is None and "Could not reach" in row.receipt_error
+    # ... and the next try, with the sender reachable, delivers it; once sent, never again.
+    adapter = AppAdapter({"larkfield.test": larkfield.app})
+    with brookside.app.test_request_context():
+        brookside.app.config["TRANSFER_HTTP_SESSION"] = _session_factory(adapter)
+        try:
+            operations.deliver_receipt(incoming_id)
+            operations.deliver_receipt(incoming_id)
+        finally:
+            brookside.app.config.pop("TRANSFER_HTTP_SESSION")
+        row = db.session.get(IncomingTransfer, incoming_id)
+        assert row.receipt_sent_at is not None and row.receipt_error == ""
+    assert adapter.sent == ["http://larkfield.test/transfers/inbox"]
+    assert outgoing_row(larkfield, transfer_id).status == "confirmed"
+    page = receiver.get(f"/transfers/in/{incoming_id}").get_data(as_text=True)
+    assert 'data-receipt="sent"' in page
+
+
+def test_an_rq_job_retries_the_receipt(app, monkeypatch):
+    from rq import Retry
+
+    import server.jobs as jobs
+
+    calls = []
+
+    class FakeQueue:
+        def enqueue(self, func, *args, retry=None):
+            calls.append((func, args, retry))
+
+    monkeypatch.setattr(jobs, "queue", lambda: FakeQueue())
+    row = SimpleNamespace(id=7, receipt="{}", sender_endpoint="http://x.test", receipt_sent_at=None)
+    with app.app_context():
+        operations.enqueue_receipt(row)
+        operations.enqueue_receipt(SimpleNamespace(**{**vars(row), "sender_endpoint": ""}))
+    assert [(func, args) for func, args, _ in calls] == [(operations.deliver_receipt, (7,))]
+    assert isinstance(calls[0][2], Retry) and calls[0][2].max >= 3

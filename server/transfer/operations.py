@@ -27,6 +27,7 @@ from server.errors import Refused
 from server.extensions import db
 from server.ids import parse_id
 from server.incidents import files as stored_files
+from server.jobs import enqueue, job
 from server.pupils.models import Pupil
 from server.pupils.upn import normalise_upn, upn_problem
 from server.transfer import imported
@@ -290,12 +291,12 @@ def _checked_endpoint(endpoint: str) -> str:
     return endpoint
 
 
-def _their_reason(response) -> str:
+def _their_reason(response, what: str = "package", who: str = "receiving") -> str:
     try:
         message = response.json().get("message", "")
     except ValueError:
         message = ""
-    text = f"The receiving Haven refused the package ({response.status_code})"
+    text = f"The {who} Haven refused the {what} ({response.status_code})"
     return (f"{text}: {message}" if message else text + ".")[:300]
 
 
@@ -583,11 +584,17 @@ def _choose_pupil(details: dict, choice: str) -> Pupil:
     return pupil
 
 
+class ReceiptNotDelivered(Exception):
+    """Raised by the receipt job so that rq tries again later (the reason is on the row)."""
+
+
+@job
 def deliver_receipt(incoming_id: int) -> None:
-    """Post the confirmed receipt to the sender's Haven, when it gave an address. Failure is
-    kept on the row: the receipt can also be downloaded and uploaded by hand."""
+    """Post the confirmed receipt to the sender's Haven, when it gave an address: a background
+    job (`enqueue_receipt`), retried with back-off under rq. Each failure is kept on the row,
+    where the DSL sees "not yet delivered" and can download the receipt to send by hand."""
     row = db.session.get(IncomingTransfer, incoming_id)
-    if row is None or row.receipt is None or not row.sender_endpoint:
+    if row is None or row.receipt is None or not row.sender_endpoint or row.receipt_sent_at:
         return
     try:
         response = http_session().post(
@@ -598,12 +605,20 @@ def deliver_receipt(incoming_id: int) -> None:
             allow_redirects=False,
         )
         ok = response.status_code in (200, 201)
-        row.receipt_error = "" if ok else _their_reason(response).replace("package", "receipt")
+        row.receipt_error = "" if ok else _their_reason(response, "receipt", "sending")
     except requests.RequestException as error:
         ok, row.receipt_error = False, f"Could not reach the sending Haven: {type(error).__name__}."
     if ok:
         row.receipt_sent_at = utcnow()
     db.session.commit()
+    if not ok:
+        raise ReceiptNotDelivered(row.receipt_error)
+
+
+def enqueue_receipt(row: IncomingTransfer) -> None:
+    """After the import has committed: the receipt goes by a job, not inside the request."""
+    if row.receipt is not None and row.sender_endpoint and row.receipt_sent_at is None:
+        enqueue(deliver_receipt, row.id)
 
 
 # --- The inbox: what other Havens post ---------------------------------------------------------

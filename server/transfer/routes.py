@@ -32,6 +32,7 @@ from server.pupils.models import Pupil
 from server.request_guards import reads_its_own_body, refuse_bad_json_body
 from server.transfer import bp, imported, operations
 from server.transfer.keys import KeyRefused, own_school_key, parse_school_key
+from server.transfer.models import IncomingTransfer
 from server.transfer.package import PackageRefused, canonical
 from server.transfer.reminders import awaiting
 
@@ -281,15 +282,20 @@ def import_package(incoming_id: int):
         flash(refusal.message, "error")
         return redirect(url_for(".incoming", incoming_id=incoming_id)), 303
     db.session.commit()
-    operations.deliver_receipt(row.id)
-    if row.sender_endpoint and row.receipt_sent_at is None:
+    incoming_id = row.id
+    operations.enqueue_receipt(row)
+    row = db.session.get(IncomingTransfer, incoming_id)
+    db.session.refresh(row)  # without Redis the job has already run
+    if row.receipt_sent_at is not None:
+        flash("Imported, and the receipt sent.", "success")
+    elif row.sender_endpoint:
         flash(
-            "Imported. The receipt could not be sent to their Haven: download it and send it "
-            "to their DSL.",
+            "Imported. The receipt is not yet delivered to their Haven (Haven keeps trying): "
+            "you can download it from the transfer's page and send it to their DSL.",
             "info",
         )
     else:
-        flash("Imported, and the receipt sent.", "success")
+        flash("Imported. Download the receipt and send it to their DSL.", "info")
     return redirect(url_for("chronology.pupil_record", pupil_id=row.pupil_id))
 
 
