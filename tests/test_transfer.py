@@ -1137,6 +1137,13 @@ def test_a_pupil_who_moves_on_again_takes_the_whole_history(larkfield, brookside
     assert "From Larkfield Primary" in pdf_text and "Dad shouted" in pdf_text
 
     # C imports all three, each marked with the school that recorded it.
+    with clearwater.app.test_request_context():
+        dsl = db.session.get(User, clearwater.people.dsl.id)
+        arrival = operations.receive_package(canonical(package), via="upload", user=dsl)
+        db.session.commit()
+        incoming_id = arrival.incoming.id
+    page = signed_in_dsl(clearwater).get(f"/transfers/in/{incoming_id}").get_data(as_text=True)
+    assert "1 incident, 2 more they had imported from earlier schools," in page
     pupil_at_c = _import_by_hand(clearwater, package)
     with clearwater.app.app_context():
         rows = db.session.scalars(
