@@ -1229,7 +1229,7 @@ def test_the_receipt_is_sent_by_a_job_and_kept_for_another_try_when_it_fails(
     assert response.status_code == 302
     assert queued == [(operations.deliver_receipt, incoming_id)]
     page = receiver.get(f"/transfers/in/{incoming_id}").get_data(as_text=True)
-    assert 'data-receipt="not-delivered"' in page and "download it" in page
+    assert 'data-receipt="not-delivered"' in page and "Download it</a> and send it" in page
     monkeypatch.undo()
 
     # The job: unreachable → the reason kept and an error raised (rq retries it) ...

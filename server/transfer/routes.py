@@ -290,8 +290,8 @@ def import_package(incoming_id: int):
         flash("Imported, and the receipt sent.", "success")
     elif row.sender_endpoint:
         flash(
-            "Imported. The receipt is not yet delivered to their Haven (Haven keeps trying): "
-            "you can download it from the transfer's page and send it to their DSL.",
+            "Imported. The receipt is not yet delivered to their Haven: download it from the "
+            "transfer's page and send it to their DSL.",
             "info",
         )
     else:
