@@ -158,7 +158,14 @@ class Config:
     SCHOOL_CLOSED_DAYS = os.environ.get("HAVEN_SCHOOL_CLOSED_DAYS", "")
     TRANSFER_SCHOOL_DAYS = _env_int("HAVEN_TRANSFER_SCHOOL_DAYS", 5)
     # A package holds every file about the pupil: far larger than one incident's upload.
-    TRANSFER_MAX_BYTES = _env_int("HAVEN_TRANSFER_MAX_BYTES", 400 * 1024 * 1024)
+    TRANSFER_MAX_BYTES = _env_int("HAVEN_TRANSFER_MAX_BYTES", 100 * 1024 * 1024)
+    # The public inbox: posts per address per window (counted with sign-in attempts, so every
+    # process sees them), and how many packages from keys no DSL has checked yet are kept
+    # waiting, per sending key and in all.
+    TRANSFER_INBOX_POSTS = _env_int("HAVEN_TRANSFER_INBOX_POSTS", 30)
+    TRANSFER_INBOX_WINDOW = timedelta(minutes=_env_int("HAVEN_TRANSFER_INBOX_MINUTES", 60))
+    TRANSFER_UNTRUSTED_PER_SENDER = _env_int("HAVEN_TRANSFER_UNTRUSTED_PER_SENDER", 3)
+    TRANSFER_UNTRUSTED_TOTAL = _env_int("HAVEN_TRANSFER_UNTRUSTED_TOTAL", 20)
     TRANSFER_SEND_TIMEOUT = _env_int("HAVEN_TRANSFER_SEND_TIMEOUT", 120)
 
     # Reports and exports with more rows than this are built by a background job, with progress.

@@ -25,7 +25,7 @@ def _worker_app():
 
 
 # Modules holding jobs, imported by the worker before it forks rather than by every job.
-JOB_MODULES = ("server.auth.operations", "server.push.delivery")
+JOB_MODULES = ("server.auth.operations", "server.push.delivery", "server.transfer.operations")
 
 
 class HavenWorker(Worker):

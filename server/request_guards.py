@@ -14,7 +14,7 @@ refused here too, in a JSON body or in a form field of JSON text.
 import json
 import re
 
-from flask import Request, Response, request
+from flask import Request, Response, current_app, request
 from flask.globals import request_ctx
 
 from server.errors import Refused
@@ -85,6 +85,13 @@ def refuse_untrusted_hosts() -> Response | None:
     return None
 
 
+def reads_its_own_body(view):
+    """Mark a view that limits and reads its body itself (the public transfer inbox judges who
+    posts and how much before a byte is read), and then calls `refuse_bad_json_body`."""
+    view.reads_its_own_body = True
+    return view
+
+
 def refuse_nul_characters() -> None:
     """before_request: refuse (400) a NUL in the path, query string or JSON body, and a lone
     surrogate in a JSON body."""
@@ -92,7 +99,13 @@ def refuse_nul_characters() -> None:
         raise Refused(NUL_REFUSAL, 400)
     if not request.is_json:
         return
-    body = request.get_data(cache=True)
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "reads_its_own_body", False):
+        return
+    refuse_bad_json_body(request.get_data(cache=True))
+
+
+def refuse_bad_json_body(body: bytes) -> None:
     if _json_body_holds_nul(body):
         raise Refused(NUL_REFUSAL, 400)
     if _JSON_SURROGATE_ESCAPE.search(body) and _json_text_refusal(body.decode("utf-8", "replace")):

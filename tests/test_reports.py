@@ -592,3 +592,107 @@ def test_a_run_for_someone_who_lost_the_role_fails_and_says_why(app, case):
         failed = db.session.get(ReportRun, run.id)
         assert (failed.status, failed.stored_name) == ("failed", None)
         assert failed.error == "You do not have permission to see this."
+
+
+# --- Records imported from previous schools (server/transfer) ------------------------------
+
+IMPORTED_ACCOUNT = "Zara Fenn and Ben Marsh took Ada's bag; Zara laughed. Bruise on the shin."
+
+
+@pytest.fixture
+def imported_case(app, case):
+    """Ada's case, plus an incident her previous school (Hillcrest) recorded and sent: it names
+    Ben (on this school's roll) and Zara Fenn (known here only as its linked pupil)."""
+    from server.transfer.models import ImportedIncident, IncomingTransfer
+
+    imported_at = datetime(2026, 9, 3, 9, 30, tzinfo=UTC)
+    content = {
+        "uuid": "hillcrest-1", "number": 77, "occurred_at": "2026-06-10T11:00:00+00:00",
+        "recorded_by": "Hal Teacher", "recorded_on_behalf_of": None, "location": "Playground",
+        "account": IMPORTED_ACCOUNT, "categories": ["Bullying"], "sensitive": False,
+        "status": "closed", "entered_in_error": False, "linked_pupils": ["Zara Fenn"],
+        "agencies": ["Early Help"], "files": [],
+        "body_marks": [{"number": 1, "side": "front", "x": 0.4, "y": 0.8, "kind": "bruise",
+                        "note": "Zara kicked"}],
+        "actions": [{"text": "Spoke to Zara Fenn's mum.",
+                     "recorded_at": "2026-06-11T09:00:00+00:00", "recorded_by": "Hal Teacher",
+                     "recorded_on_behalf_of": None, "assigned_to": None, "due_on": None}],
+        "events": [],
+    }  # fmt: skip
+    with app.test_request_context():
+        row = IncomingTransfer(
+            package_id="hillcrest-package-1", package_sha256="0" * 64,
+            sender_name="Hillcrest Primary", sender_fingerprint="HILL", package_created_at="",
+            received_at=imported_at, received_via="upload", stored_name="hillcrest-stored-1",
+            status="imported", pupil_id=case.ada, imported_at=imported_at,
+        )  # fmt: skip
+        db.session.add(row)
+        db.session.flush()
+        db.session.add(
+            ImportedIncident(
+                incoming_transfer_id=row.id, pupil_id=case.ada, source_uuid="hillcrest-1",
+                source_number=77, occurred_at=datetime(2026, 6, 10, 11, tzinfo=UTC),
+                sensitive=False, content=json.dumps(content), imported_at=imported_at,
+            )
+        )  # fmt: skip
+        db.session.commit()
+    return case
+
+
+def test_imported_records_join_the_chronology_marked_and_with_names_hidden(app, imported_case):
+    from server.reports.documents import build_document
+
+    with app.test_request_context():
+        dsl = _user(imported_case.dsl)
+        doc = build_document(
+            "case_conference", dsl, {"pupil_id": imported_case.ada, "names": "initials"}, None,
+            review=True,
+        )  # fmt: skip
+        timeline = doc.context["chronology"].timeline
+        imported = [entry for entry in timeline if getattr(entry, "imported", False)]
+        assert [entry.incident.label for entry in imported] == ["Hillcrest Primary #77"]
+        assert timeline.index(imported[0]) == 0  # June, before this school's entries
+        summary = doc.context["summary"]
+        assert [(school, count) for school, count, _ in summary.imported_from] == [
+            ("Hillcrest Primary", 1)
+        ]
+        assert summary.imported_agencies == ["Early Help"]
+        assert [incident.label for incident, _ in doc.context["body_maps"]][0] == (
+            "Hillcrest Primary #77"
+        )
+        row = next(row for row in doc.csv if "Hillcrest Primary #77" in row[2])
+        assert row[1] == "Imported 2026-09-03"
+        assert row[5] == "Z.F. and B.M. took Ada's bag; Z.F. laughed. Bruise on the shin."
+        hide = doc.context["hide"]
+        assert hide("Zara Fenn") == "Z.F." and hide("Ada Quill") == "Ada Quill"
+        shown = build_document(
+            "chronology", dsl, {"pupil_id": imported_case.ada, "names": "shown"}, None,
+            review=True,
+        )  # fmt: skip
+        assert any(row[5] == IMPORTED_ACCOUNT for row in shown.csv[1:])
+
+
+@pytest.mark.parametrize("kind", ["chronology", "case-conference"])
+def test_the_pdfs_show_imported_records_with_other_pupils_names_hidden(
+    client, sign_in, step_up, imported_case, kind
+):
+    sign_in(imported_case.dsl)
+    step_up()
+    response = client.post(
+        f"/reports/pupils/{imported_case.ada}/{kind}", data={"format": "pdf", "names": "letters"}
+    )
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = _pdf_text(response.data)
+    assert "From Hillcrest Primary, imported 3 Sep 2026" in text
+    assert "Hillcrest Primary #77" in text and "took Ada's bag" in text
+    assert not re.search(r"\b(Zara|Fenn|Ben|Benjamin|Marsh|Cara|Caroline|Lin)\b", text), text
+    assert re.search(r"Pupil [A-Z] and Pupil [A-Z] took Ada's bag", text), text
+    if kind == "case-conference":
+        assert "1 incident from Hillcrest Primary, imported 3 Sep 2026" in text
+        assert "Early Help" in text
+    shown = _pdf_text(
+        client.post(
+            f"/reports/pupils/{imported_case.ada}/{kind}", data={"format": "pdf", "names": "shown"}
+        ).data
+    )
+    assert "Zara Fenn and Ben Marsh took Ada's bag" in shown

@@ -7,6 +7,7 @@ package and receipt produced is validated against docs/transfer-package.schema.j
 """
 
 import base64
+import hashlib
 import io
 import json
 import uuid
@@ -20,6 +21,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 from flask import g
+from pypdf import PdfReader
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
@@ -377,7 +379,11 @@ def test_a_pupils_file_goes_by_file_and_the_receipt_comes_back(larkfield, brooks
         actions
     )
 
-    # No network: the receipt goes back as a file, which the sender uploads.
+    # No network: the receipt job could not deliver it; the DSL is told, and downloads it.
+    run_receipt_jobs(brookside)
+    page = receiver.get(incoming_path).get_data(as_text=True)
+    assert 'data-receipt="not-delivered"' in page and "Could not reach" in page
+    # The receipt goes back as a file, which the sender uploads.
     response = receiver.get(incoming_path + "/receipt")
     assert response.status_code == 200
     receipt = json.loads(response.data)
@@ -433,6 +439,7 @@ def test_a_pupils_file_goes_by_endpoint_and_the_receipt_comes_back_by_itself(
     # Brookside trusted Larkfield's key on the first import: no fingerprint box this time.
     response = receiver.post(f"/transfers/in/{incoming_id}/import", data={"pupil": "new"})
     assert response.status_code == 302, response.get_data(as_text=True)
+    run_receipt_jobs(brookside)  # the receipt goes by a background job
     assert network.sent[-1] == "http://larkfield.test/transfers/inbox"
     assert records_count(brookside) == (before[0] + 1, before[1] + 2, before[2] + 2)
     row = outgoing_row(larkfield, transfer_id)
@@ -442,6 +449,17 @@ def test_a_pupils_file_goes_by_endpoint_and_the_receipt_comes_back_by_itself(
     assert row.stored_name is None  # the sender's copy of the package is gone once confirmed
     page = receiver.get(response.headers["Location"]).get_data(as_text=True)
     assert page.count("From Larkfield Primary") == 2
+    page = receiver.get(f"/transfers/in/{incoming_id}").get_data(as_text=True)
+    assert 'data-receipt="sent"' in page
+
+
+def run_receipt_jobs(school) -> None:
+    """With Redis the receipt job waits in the queue: run it as a worker would. Without, it
+    ran in-process when the import committed."""
+    if school.app.config["REDIS_URL"]:
+        from tests.conftest import run_queued_jobs
+
+        run_queued_jobs(school.app)
 
 
 # --- Refusals ----------------------------------------------------------------------------------
@@ -817,3 +835,446 @@ def test_the_pupil_is_matched_by_upn_or_chosen_by_the_dsl(larkfield, brookside):
             for who in (here_id, other_id)
         }
     assert numbers_for == {here_id: numbers, other_id: numbers}
+
+
+def test_a_bad_closed_days_setting_never_holds_up_alerts(app):
+    from server.push.delivery import sweep
+
+    app.config["SCHOOL_CLOSED_DAYS"] = "not-a-date"
+    try:
+        with app.app_context():
+            assert sweep()["reminded"] == 0
+    finally:
+        app.config["SCHOOL_CLOSED_DAYS"] = ""
+
+
+# --- The public inbox: throttled, capped, refusals audited -----------------------------------
+
+
+def _stranger_package(app, name: str = "Stranger School") -> tuple[dict, PublicSchoolKey]:
+    """A well-formed package to `app`'s school, signed with a key made here and now: anyone can
+    make one, so the inbox must hold what it keeps from such keys to a limit."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from server.transfer.keys import TransferKeys
+
+    keys = TransferKeys(Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
+    sender = PublicSchoolKey(name, "", keys.signing_public, keys.encryption_public)
+    pdf = b"%PDF-1.4 a stand-in chronology"
+    record = {
+        "format": "haven-pupil-record", "version": 1, "exported_at": utcnow().isoformat(),
+        "exported_by": {"name": "Someone", "role": "Designated safeguarding lead"},
+        "school": {"name": name, "urn": None},
+        "pupil": {"upn": None, "legal_first_name": "Kit", "legal_last_name": "Stray",
+                  "preferred_first_name": None, "preferred_last_name": None,
+                  "date_of_birth": "2016-01-01", "year_group": "5"},
+        "incidents": [],
+        "chronology_pdf": {"name": "chronology.pdf", "content_type": "application/pdf",
+                           "size": len(pdf), "sha256": hashlib.sha256(pdf).hexdigest(),
+                           "data": base64.b64encode(pdf).decode()},
+    }  # fmt: skip
+    with app.app_context():
+        package = seal(
+            record, keys, sender, own_school_key(),
+            package_id=str(uuid.uuid4()), created_at=utcnow().isoformat(),
+        )  # fmt: skip
+    return package, sender
+
+
+def _inbox_post(client, data: bytes, address: str = "203.0.113.7", **kwargs):
+    return client.post(
+        "/transfers/inbox", data=data, content_type=operations.PACKAGE_MEDIA_TYPE,
+        environ_base={"REMOTE_ADDR": address}, **kwargs,
+    )  # fmt: skip
+
+
+def _inbox_refusals(app) -> list[dict]:
+    with app.app_context():
+        rows = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "transfer.inbox_refused")
+        ).all()
+        return [{"ip": row.ip_address, **json.loads(row.details)} for row in rows]
+
+
+@pytest.fixture
+def inbox_limits(app):
+    names = ("TRANSFER_INBOX_POSTS", "TRANSFER_MAX_BYTES", "TRANSFER_UNTRUSTED_PER_SENDER",
+             "TRANSFER_UNTRUSTED_TOTAL")  # fmt: skip
+    saved = {name: app.config[name] for name in names}
+    yield app.config
+    app.config.update(saved)
+
+
+def test_the_inbox_counts_posts_per_address_in_the_database(app, inbox_limits):
+    from server.auth import throttling
+
+    inbox_limits["TRANSFER_INBOX_POSTS"] = 3
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        for _ in range(3):
+            operations.admit_to_inbox("203.0.113.9", 10, 1000)
+        with pytest.raises(PackageRefused) as refused:
+            operations.admit_to_inbox("203.0.113.9", 10, 1000)
+        assert (refused.value.reason, refused.value.status) == ("throttled", 429)
+        operations.admit_to_inbox("198.51.100.1", 10, 1000)  # another address is not held up
+        # The rows are the sign-in throttle's, by kind: inbox posts never count against
+        # signing in from that address, nor sign-in failures against the inbox.
+        assert throttling.check("someone@school.example", "203.0.113.9").allowed
+        for _ in range(3):
+            throttling.record_attempt("x@school.example", "198.51.100.2", succeeded=False)
+        operations.admit_to_inbox("198.51.100.2", 10, 1000)
+
+
+def test_the_inbox_throttles_an_address_and_audits_each_refusal(app, client, inbox_limits):
+    inbox_limits["TRANSFER_INBOX_POSTS"] = 3
+    for _ in range(3):
+        assert _inbox_post(client, b"{}").status_code == 422
+    response = _inbox_post(client, b"{}")
+    assert response.status_code == 429
+    assert (
+        response.get_json()["error"] == "throttled"
+        and "try again" in response.get_json()["message"]
+    )
+    # A fresh client (another web process would be the same: the count is in the database).
+    assert _inbox_post(app.test_client(), b"{}").status_code == 429
+    assert _inbox_post(client, b"{}", address="198.51.100.1").status_code == 422
+    refusals = _inbox_refusals(app)
+    assert [r["reason"] for r in refusals if r["ip"] == "203.0.113.7"] == ["invalid"] * 3 + [
+        "throttled"
+    ] * 2
+    assert {frozenset(r) for r in refusals} == {
+        frozenset({"ip", "reason", "status", "declared_bytes"})
+    }
+
+
+def test_the_inbox_fails_closed_when_it_cannot_count(app, client, monkeypatch):
+    from server.auth import throttling
+
+    def broken(*args, **kwargs):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("database is gone"))
+
+    monkeypatch.setattr(throttling, "check_address", broken)
+    package, _ = _stranger_package(app)
+    response = _inbox_post(client, canonical(package))
+    assert response.status_code == 503 and response.get_json()["error"] == "unavailable"
+    assert count_rows(app, IncomingTransfer) == 0
+    with app.test_request_context(), pytest.raises(PackageRefused) as refused:
+        operations.admit_to_inbox("203.0.113.7", 10, 1000)
+    assert refused.value.status == 503
+
+
+class _Untouchable(io.BytesIO):
+    """A request body that must never be read."""
+
+    def read(self, *args):
+        raise AssertionError("the body was read")
+
+    readline = readinto = read
+
+
+def test_an_oversize_post_is_refused_before_its_body_is_read(app, client, inbox_limits):
+    assert app.config["TRANSFER_MAX_BYTES"] <= 100 * 1024 * 1024
+    package, _ = _stranger_package(app)
+    data = canonical(package)
+    inbox_limits["TRANSFER_MAX_BYTES"] = len(data) - 1
+    # Declared too large: refused on its Content-Length, the body never read.
+    response = client.post(
+        "/transfers/inbox", input_stream=_Untouchable(data),
+        content_type=operations.PACKAGE_MEDIA_TYPE,
+    )  # fmt: skip
+    assert response.status_code == 413 and response.get_json()["error"] == "too_large"
+    # Chunked (no length declared): refused as the stream passes the limit.
+    response = client.post(
+        "/transfers/inbox", input_stream=io.BytesIO(data),
+        content_type=operations.PACKAGE_MEDIA_TYPE, headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )  # fmt: skip
+    assert response.status_code == 413 and response.get_json()["error"] == "too_large"
+    assert count_rows(app, IncomingTransfer) == 0
+    assert [r["reason"] for r in _inbox_refusals(app)] == ["too_large", "too_large"]
+    # At the limit, chunked, it arrives.
+    inbox_limits["TRANSFER_MAX_BYTES"] = len(data)
+    response = client.post(
+        "/transfers/inbox", input_stream=io.BytesIO(data),
+        content_type=operations.PACKAGE_MEDIA_TYPE, headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )  # fmt: skip
+    assert response.status_code == 201, response.get_json()
+
+
+def count_rows(app, model) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def test_packages_from_unchecked_keys_wait_only_up_to_a_limit(app, client, school, inbox_limits):
+    inbox_limits["TRANSFER_UNTRUSTED_PER_SENDER"] = 2
+    inbox_limits["TRANSFER_UNTRUSTED_TOTAL"] = 3
+    first, first_key = _stranger_package(app, "First School")
+    more = [_stranger_package(app, "Another School")[0]]
+    same_sender = _packages_from_one_key(app, 3)
+    for package in same_sender[:2]:
+        assert _inbox_post(client, canonical(package)).status_code == 201
+    response = _inbox_post(client, canonical(same_sender[2]))
+    assert response.status_code == 429
+    assert response.get_json()["error"] == "too_many_waiting"
+    assert "check the key's fingerprint" in response.get_json()["message"]
+    # The same package again is answered as before, not refused.
+    assert _inbox_post(client, canonical(same_sender[0])).status_code == 200
+    # Another key: one more is kept (three in all), then none from any new key.
+    assert _inbox_post(client, canonical(first)).status_code == 201
+    response = _inbox_post(client, canonical(more[0]))
+    assert response.status_code == 429 and "as many as it keeps" in response.get_json()["message"]
+    assert count_rows(app, IncomingTransfer) == 3
+    assert [r["reason"] for r in _inbox_refusals(app)] == ["too_many_waiting"] * 2
+    # A DSL uploading a package by hand is not held to it, and once a DSL has checked a key,
+    # its packages no longer wait as unchecked.
+    with app.test_request_context():
+        dsl = db.session.get(User, school.dsl.id)
+        operations.receive_package(canonical(same_sender[2]), via="upload", user=dsl)
+        assert operations.waiting_untrusted() == 4
+        operations.trust(dsl, verify_package(canonical(same_sender[0]),
+                                             own_school_key().fingerprint).sender)  # fmt: skip
+        assert operations.waiting_untrusted() == 1
+        operations.refuse_if_too_many_waiting(first_key)
+        db.session.commit()
+    assert _inbox_post(client, canonical(more[0])).status_code == 201
+
+
+def _packages_from_one_key(app, how_many: int) -> list[dict]:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from server.transfer.keys import TransferKeys
+
+    template, _ = _stranger_package(app, "Same School")
+    keys = TransferKeys(Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
+    sender = PublicSchoolKey("Same School", "", keys.signing_public, keys.encryption_public)
+    with app.app_context():
+        record = opened_here(template)
+        return [
+            seal(record, keys, sender, own_school_key(), package_id=str(uuid.uuid4()),
+                 created_at=utcnow().isoformat())
+            for _ in range(how_many)
+        ]  # fmt: skip
+
+
+def opened_here(package: dict) -> dict:
+    keys = transfer_keys()
+    return open_package(verify_package(canonical(package), keys.fingerprint), keys)
+
+
+# --- A pupil who moves on again: the whole history goes with them ---------------------------
+
+
+@pytest.fixture(scope="module")
+def clearwater(tmp_path_factory):
+    yield from fresh_school(
+        tmp_path_factory,
+        "clearwater",
+        SCHOOL_NAME="Clearwater High",
+        SCHOOL_URN="300003",
+        SERVER_BASE_URL="http://clearwater.test",
+    )
+
+
+def _record_here(school, pupil_id: int, account: str) -> int:
+    with school.app.test_request_context():
+        receipt = submit_incident(
+            db.session.get(User, school.people.staff.id),
+            {
+                "uuid": str(uuid.uuid4()), "pupil_id": pupil_id,
+                "occurred_at": utcnow().replace(microsecond=0).isoformat(),
+                "account": account, "parents_contacted": "yes",
+                "medical_attention": "not_needed", "category_ids": [school.category_id],
+            },
+            [],
+        )  # fmt: skip
+        db.session.commit()
+        return receipt.number
+
+
+def _import_by_hand(school, package: dict) -> int:
+    """Received by a DSL's upload and imported to a new pupil; returns the pupil's id."""
+    with school.app.test_request_context():
+        dsl = db.session.get(User, school.people.dsl.id)
+        arrival = operations.receive_package(canonical(package), via="upload", user=dsl)
+        row = operations.import_package(
+            dsl, arrival.incoming.id, pupil_choice="new", fingerprint_checked=True
+        )
+        db.session.commit()
+        return row.pupil_id
+
+
+@pytest.mark.own_database
+def test_a_pupil_who_moves_on_again_takes_the_whole_history(larkfield, brookside, clearwater):
+    # A → B: Larkfield's two incidents (one with a file) arrive at Brookside.
+    pupil_at_a, numbers_at_a = pupil_with_a_file(larkfield, "Ivy", "201202077777")
+    pupil_at_b = _import_by_hand(
+        brookside, _package_for(larkfield, _brookside_key(brookside), pupil_at_a)
+    )
+    number_at_b = _record_here(brookside, pupil_at_b, "Ivy settled in; quiet at lunch.")
+
+    # B → C: Brookside's package carries its own incident and the two it imported.
+    with clearwater.app.app_context():
+        clearwater_key = own_school_key()
+    package = _package_for(brookside, clearwater_key, pupil_at_b)
+    validate(package)
+    record = opened(clearwater, package)
+    validate(record, "record")
+    assert record["version"] == 2
+    assert [i["number"] for i in record["incidents"]] == [number_at_b]
+    earlier = record["imported_incidents"]
+    assert [i["number"] for i in earlier] == numbers_at_a
+    assert {i["origin_school"]["name"] for i in earlier} == {"Larkfield Primary"}
+    assert all(i["imported_at"][:10] == utcnow().date().isoformat() for i in earlier)
+    assert earlier[0]["account"] == ACCOUNT
+    assert base64.b64decode(earlier[0]["files"][0]["data"]) == FILE_NOTE
+    pdf_text = " ".join(
+        " ".join((page.extract_text() or "").split())
+        for page in PdfReader(io.BytesIO(base64.b64decode(record["chronology_pdf"]["data"]))).pages
+    )
+    assert "From Larkfield Primary" in pdf_text and "Dad shouted" in pdf_text
+
+    # C imports all three, each marked with the school that recorded it.
+    with clearwater.app.test_request_context():
+        dsl = db.session.get(User, clearwater.people.dsl.id)
+        arrival = operations.receive_package(canonical(package), via="upload", user=dsl)
+        db.session.commit()
+        incoming_id = arrival.incoming.id
+    page = signed_in_dsl(clearwater).get(f"/transfers/in/{incoming_id}").get_data(as_text=True)
+    assert "1 incident, 2 more they had imported from earlier schools," in page
+    pupil_at_c = _import_by_hand(clearwater, package)
+    with clearwater.app.app_context():
+        rows = db.session.scalars(
+            sa.select(ImportedIncident)
+            .where(ImportedIncident.pupil_id == pupil_at_c)
+            .order_by(ImportedIncident.id)
+        ).all()
+        assert [(r.label, r.came_via) for r in rows] == [
+            (f"Brookside Academy #{number_at_b}", None),
+            *[(f"Larkfield Primary #{n}", "Brookside Academy") for n in numbers_at_a],
+        ]
+        assert rows[1].imported_there is not None
+        file_id = rows[1].files[0].id
+    reader = signed_in_dsl(clearwater)
+    page = reader.get(f"/pupils/{pupil_at_c}").get_data(as_text=True)
+    assert "From Larkfield Primary (via Brookside Academy, which imported it" in page
+    assert "From Brookside Academy, imported" in page
+    assert "Dad shouted and threw the remote." in page and "Ivy settled in" in page
+    assert reader.get(f"/transfers/imported/files/{file_id}").data == FILE_NOTE
+
+
+def test_a_version_1_record_is_still_imported_and_a_version_2_one_must_name_its_origins():
+    from server.transfer import imported
+
+    pdf = b"%PDF-1.4"
+    file = {"name": "c.pdf", "content_type": "application/pdf", "size": len(pdf),
+            "sha256": hashlib.sha256(pdf).hexdigest(),
+            "data": base64.b64encode(pdf).decode()}  # fmt: skip
+    incident = {"uuid": "u1", "number": 1, "occurred_at": "2026-01-05T10:00:00+00:00",
+                "account": "Text.", "categories": [], "actions": [], "events": [],
+                "body_marks": [], "files": []}  # fmt: skip
+    version_1 = {
+        "format": "haven-pupil-record", "version": 1,
+        "pupil": {"legal_first_name": "A", "legal_last_name": "B", "upn": None,
+                  "date_of_birth": "2016-01-01"},
+        "incidents": [incident], "chronology_pdf": file,
+    }  # fmt: skip
+    imported.check_record(version_1)
+    assert imported.earlier_incidents(version_1 | {"imported_incidents": [incident]}) == []
+    version_2 = version_1 | {"version": 2, "imported_incidents": [incident]}
+    with pytest.raises(PackageRefused, match="school that recorded it"):
+        imported.check_record(version_2)
+    origin = {"origin_school": {"name": "Larkfield Primary", "urn": None}}
+    with pytest.raises(PackageRefused, match="date and time"):
+        imported.check_record(version_2 | {"imported_incidents": [incident | origin]})
+    named = incident | origin | {"imported_at": "2026-09-03T09:00:00+00:00"}
+    imported.check_record(version_2 | {"imported_incidents": [named]})
+    with pytest.raises(PackageRefused, match="version 1 or 2"):
+        imported.check_record(version_1 | {"version": 3})
+
+
+# --- The confirmed receipt goes by a background job ----------------------------------------
+
+
+@pytest.mark.own_database
+def test_the_receipt_is_sent_by_a_job_and_kept_for_another_try_when_it_fails(
+    larkfield, brookside, monkeypatch
+):
+    from server.transfer import routes
+
+    pupil_id, _ = pupil_with_a_file(larkfield, "Rue", "201202088888")
+    with larkfield.app.test_request_context():
+        transfer = operations.create_transfer(
+            db.session.get(User, larkfield.people.dsl.id), pupil_id, _brookside_key(brookside),
+            fingerprint_checked=True,
+        )  # fmt: skip
+        db.session.commit()
+        transfer_id, package = transfer.id, json.loads(operations.package_bytes(transfer))
+    assert _post_inbox(brookside, package)[0] == 201
+    with brookside.app.app_context():
+        incoming_id = db.session.scalar(
+            sa.select(IncomingTransfer.id).where(
+                IncomingTransfer.package_id == package["header"]["package_id"]
+            )
+        )
+    # The import request only queues the receipt: it never posts it itself.
+    queued = []
+    monkeypatch.setattr(routes.operations, "enqueue", lambda *args: queued.append(args))
+    receiver = signed_in_dsl(brookside)
+    response = receiver.post(
+        f"/transfers/in/{incoming_id}/import", data={"pupil": "new", "fingerprint_checked": "yes"}
+    )
+    assert response.status_code == 302
+    assert queued == [(operations.deliver_receipt, incoming_id)]
+    page = receiver.get(f"/transfers/in/{incoming_id}").get_data(as_text=True)
+    assert 'data-receipt="not-delivered"' in page and "Download it</a> and send it" in page
+    monkeypatch.undo()
+
+    # The job: unreachable → the reason kept and an error raised (rq retries it) ...
+    unreachable = _session_factory(AppAdapter({}))
+    with brookside.app.test_request_context():
+        brookside.app.config["TRANSFER_HTTP_SESSION"] = unreachable
+        try:
+            with pytest.raises(operations.ReceiptNotDelivered, match="Could not reach"):
+                operations.deliver_receipt(incoming_id)
+        finally:
+            brookside.app.config.pop("TRANSFER_HTTP_SESSION")
+        row = db.session.get(IncomingTransfer, incoming_id)
+        assert row.receipt_sent_at is None and "Could not reach" in row.receipt_error
+    # ... and the next try, with the sender reachable, delivers it; once sent, never again.
+    adapter = AppAdapter({"larkfield.test": larkfield.app})
+    with brookside.app.test_request_context():
+        brookside.app.config["TRANSFER_HTTP_SESSION"] = _session_factory(adapter)
+        try:
+            operations.deliver_receipt(incoming_id)
+            operations.deliver_receipt(incoming_id)
+        finally:
+            brookside.app.config.pop("TRANSFER_HTTP_SESSION")
+        row = db.session.get(IncomingTransfer, incoming_id)
+        assert row.receipt_sent_at is not None and row.receipt_error == ""
+    assert adapter.sent == ["http://larkfield.test/transfers/inbox"]
+    assert outgoing_row(larkfield, transfer_id).status == "confirmed"
+    page = receiver.get(f"/transfers/in/{incoming_id}").get_data(as_text=True)
+    assert 'data-receipt="sent"' in page
+
+
+def test_an_rq_job_retries_the_receipt(app, monkeypatch):
+    from rq import Retry
+
+    import server.jobs as jobs
+
+    calls = []
+
+    class FakeQueue:
+        def enqueue(self, func, *args, retry=None):
+            calls.append((func, args, retry))
+
+    monkeypatch.setattr(jobs, "queue", lambda: FakeQueue())
+    row = SimpleNamespace(id=7, receipt="{}", sender_endpoint="http://x.test", receipt_sent_at=None)
+    with app.app_context():
+        operations.enqueue_receipt(row)
+        operations.enqueue_receipt(SimpleNamespace(**{**vars(row), "sender_endpoint": ""}))
+    assert [(func, args) for func, args, _ in calls] == [(operations.deliver_receipt, (7,))]
+    assert isinstance(calls[0][2], Retry) and calls[0][2].max >= 3

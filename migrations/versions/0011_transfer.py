@@ -24,6 +24,9 @@ Moment = server.database.UTCDateTime
 
 
 def upgrade():
+    # The sign-in throttle's table also counts posts to the public transfer inbox, by kind.
+    with op.batch_alter_table('sign_in_attempts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('kind', sa.String(length=16), server_default='sign_in', nullable=False))
     op.create_table('transfer_schools',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('fingerprint', sa.String(length=40), nullable=False),
@@ -162,3 +165,5 @@ def downgrade():
     op.drop_table('transfer_reminders')
     op.drop_table('outgoing_transfers')
     op.drop_table('transfer_schools')
+    with op.batch_alter_table('sign_in_attempts', schema=None) as batch_op:
+        batch_op.drop_column('kind')

@@ -101,7 +101,8 @@ class UserSession(db.Model):
 
 
 class SignInAttempt(db.Model):
-    """Every sign-in attempt, so throttling holds across processes and restarts."""
+    """Every sign-in attempt (and every post to another throttled public door, by `kind`), so
+    throttling holds across processes and restarts (server/auth/throttling.py)."""
 
     __tablename__ = "sign_in_attempts"
     __table_args__ = (
@@ -110,6 +111,7 @@ class SignInAttempt(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="sign_in", server_default="sign_in")
     email: Mapped[str] = mapped_column(String(254))
     ip_address: Mapped[str] = mapped_column(String(45))
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,6 +1,9 @@
-"""Brute-force throttling of sign-in, per account and per address (SPEC §9).
+"""Brute-force throttling of sign-in, per account and per address (SPEC §9), and of the other
+public doors that need it (the transfer inbox), per address.
 
 Attempts are rows in the database, so the limits hold across every web process and restart.
+Each row has a `kind`: sign-in attempts count only against sign-in, inbox posts only against
+the inbox. Callers fail closed: when the count cannot be read, the request is refused.
 """
 
 from dataclasses import dataclass
@@ -32,22 +35,29 @@ def _blocked_until(failures: list[datetime], limit: int, window: timedelta) -> d
     return sorted(failures)[-limit] + window
 
 
-def _recent_failures(column, value: str, since: datetime) -> list[datetime]:
-    return list(
-        db.session.scalars(
-            select(SignInAttempt.attempted_at).where(
-                column == value,
-                SignInAttempt.succeeded.is_(False),
-                SignInAttempt.attempted_at > since,
-            )
-        )
-    )
+SIGN_IN = "sign_in"
+TRANSFER_INBOX = "transfer_inbox"
+
+
+def _recent_failures(
+    column, value: str, since: datetime, kind: str = SIGN_IN, *, failures_only: bool = True
+) -> list[datetime]:
+    conditions = [
+        SignInAttempt.kind == kind,
+        column == value,
+        SignInAttempt.attempted_at > since,
+    ]
+    if failures_only:
+        conditions.append(SignInAttempt.succeeded.is_(False))
+    return list(db.session.scalars(select(SignInAttempt.attempted_at).where(*conditions)))
 
 
 def _last_success(email: str) -> datetime | None:
     return db.session.scalar(
         select(func.max(SignInAttempt.attempted_at)).where(
-            SignInAttempt.email == email, SignInAttempt.succeeded.is_(True)
+            SignInAttempt.kind == SIGN_IN,
+            SignInAttempt.email == email,
+            SignInAttempt.succeeded.is_(True),
         )
     )
 
@@ -73,6 +83,26 @@ def check(email: str, ip_address: str) -> ThrottleDecision:
     return ThrottleDecision(True) if until is None else ThrottleDecision(False, until - now)
 
 
-def record_attempt(email: str, ip_address: str, *, succeeded: bool) -> None:
-    db.session.add(SignInAttempt(email=email, ip_address=ip_address, succeeded=succeeded))
+def record_attempt(email: str, ip_address: str, *, succeeded: bool, kind: str = SIGN_IN) -> None:
+    db.session.add(
+        SignInAttempt(kind=kind, email=email, ip_address=ip_address, succeeded=succeeded)
+    )
     db.session.flush()
+
+
+def check_address(kind: str, ip_address: str, limit: int, window: timedelta) -> ThrottleDecision:
+    """Every request of `kind` from the address counts, accepted or refused: a public door
+    that takes large bodies is throttled by how often it is used, not only by failures."""
+    now = utcnow()
+    until = _blocked_until(
+        _recent_failures(
+            SignInAttempt.ip_address, ip_address, now - window, kind, failures_only=False
+        ),
+        limit,
+        window,
+    )
+    return (
+        ThrottleDecision(True)
+        if until is None or until <= now
+        else ThrottleDecision(False, until - now)
+    )

@@ -86,7 +86,13 @@ def sweep() -> dict:
 
     # Escalation and transfer reminders first, so what they queue goes out in this same sweep.
     escalated = escalate_due()
-    reminded = remind_due()
+    try:
+        reminded = remind_due()
+    except Exception:
+        # A transfer reminder must never hold up an alert (a bad HAVEN_SCHOOL_CLOSED_DAYS, say).
+        log.exception("transfer reminders failed; alerts are sent all the same")
+        db.session.rollback()
+        reminded = []
     due = due_deliveries()
     sent = deliver(due)
     return {"due": len(due), "sent": sent, "escalated": len(escalated), "reminded": len(reminded)}

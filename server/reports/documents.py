@@ -17,7 +17,7 @@ from server.ids import parse_id
 from server.incidents import policy
 from server.pupils.models import Pupil, year_label
 from server.reports import case_conference, governors, inspection
-from server.reports.names import STYLES, NameHider
+from server.reports.names import STYLES, NameHider, named_elsewhere
 from server.reports.periods import period_from_args
 
 PUPIL_REPORTS = ("chronology", "case_conference")
@@ -99,8 +99,14 @@ def _pupil_document(kind, user, params, session_row, review, progress) -> Docume
         with_corrections=policy.can_see_corrections(user),
         review=review,
     )
+    chronology.imported = _imported_entries(user, pupil, session_row, filters, review)
     others = {p.id: p for i in chronology.incidents for p in i.all_pupils}
-    hide = NameHider(style, _roster(), keep=pupil, linked=others.values())
+    named_there = named_elsewhere(
+        name for entry in chronology.imported for name in entry.data.get("linked_pupils") or []
+    )
+    hide = NameHider(
+        style, [*_roster(), *named_there], keep=pupil, linked=[*others.values(), *named_there]
+    )
     context = {
         "chronology": chronology,
         "pupil": pupil,
@@ -116,16 +122,43 @@ def _pupil_document(kind, user, params, session_row, review, progress) -> Docume
         title=TITLES[kind],
         subtitle=pupil.display_name,
         names=style,
-        rows=len(chronology.entries),
+        rows=len(chronology.timeline),
         context=context,
         csv=_chronology_csv(chronology, hide),
         pupil=pupil,
     )
 
 
+def _imported_entries(user, pupil, session_row, filters, review) -> list:
+    """Records imported from the pupil's previous schools, for those who may read them (the
+    transfer feature decides who), beside this school's own."""
+    from server.transfer.imported import imported_entries
+    from server.transfer.operations import can_read_imported
+
+    if not can_read_imported(user, session_row, review=review):
+        return []
+    return imported_entries(pupil.id, filters)
+
+
+def _imported_row(entry, hide) -> list[str]:
+    data = entry.data
+    return [
+        to_local(entry.when).strftime("%Y-%m-%d %H:%M"),
+        f"Imported {to_local(entry.incident.imported_at).strftime('%Y-%m-%d')}",
+        f"{entry.incident.label} (from {entry.incident.school_name})",
+        "",
+        "; ".join(data.get("categories") or []),
+        hide(data.get("account")),
+        data.get("recorded_by") or "",
+    ]
+
+
 def _chronology_csv(chronology, hide) -> list[list[str]]:
     rows = [["When", "Entry", "Incident", "Linked", "Categories", "Text", "By"]]
-    for entry in chronology.entries:
+    for entry in chronology.timeline:
+        if getattr(entry, "imported", False):
+            rows.append(_imported_row(entry, hide))
+            continue
         if entry.kind == "incident":
             text = entry.incident.account
         elif entry.action is not None:

@@ -9,6 +9,7 @@ A report about one pupil keeps that pupil's own name.
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from server.pupils.models import Pupil
 
@@ -31,6 +32,33 @@ def _first_names(pupil: Pupil) -> set[str]:
 
 def _pattern(variant: str) -> str:
     return r"\s+".join(re.escape(word) for word in variant.split())
+
+
+@dataclass(frozen=True)
+class NamedElsewhere:
+    """A pupil known here only by the name another school's record gives (an imported
+    incident's linked pupils): hidden like a linked pupil, first name alone included."""
+
+    name: str
+
+    @property
+    def id(self) -> str:
+        return f"elsewhere:{self.name.casefold()}"
+
+    @property
+    def legal_first_name(self) -> str:
+        return self.name.split()[0]
+
+    @property
+    def legal_last_name(self) -> str:
+        return self.name.split()[-1]
+
+    preferred_first_name = None
+    preferred_last_name = None
+
+
+def named_elsewhere(names: Iterable[str]) -> list[NamedElsewhere]:
+    return [NamedElsewhere(" ".join(name.split())) for name in names if name and name.strip()]
 
 
 class NameHider:
@@ -85,7 +113,7 @@ class NameHider:
         pupil = self._owner[_folded(match.group(0))]
         return self.label(pupil)
 
-    def label(self, pupil: Pupil) -> str:
+    def label(self, pupil: Pupil | NamedElsewhere) -> str:
         if pupil.id not in self._labels:
             self._labels[pupil.id] = (
                 _initials(pupil) if self.style == "initials" else _letters(len(self._labels))

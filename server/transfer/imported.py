@@ -67,8 +67,8 @@ def _file_bytes(item, what: str) -> bytes:
 
 def check_record(record: dict) -> None:
     """Everything the import relies on, checked before anything is kept."""
-    if record.get("format") != "haven-pupil-record" or record.get("version") != 1:
-        _refuse("it is not a Haven pupil record of version 1")
+    if record.get("format") != "haven-pupil-record" or record.get("version") not in (1, 2):
+        _refuse("it is not a Haven pupil record of version 1 or 2")
     pupil = record.get("pupil")
     if not isinstance(pupil, dict):
         _refuse("it does not say who the pupil is")
@@ -81,7 +81,22 @@ def check_record(record: dict) -> None:
         _refuse("its incidents are not a list")
     for incident in incidents:
         _check_incident(incident)
+    earlier = earlier_incidents(record)
+    if not isinstance(earlier, list) or len(incidents) + len(earlier) > MAX_INCIDENTS:
+        _refuse("its imported incidents are not a list")
+    for incident in earlier:
+        _check_incident(incident)
+        origin = incident.get("origin_school")
+        if not isinstance(origin, dict):
+            _refuse("an imported incident does not name the school that recorded it")
+        _text(origin.get("name"), "a school's name", limit=200)
+        parse_moment(incident.get("imported_at"))
     _file_bytes(record.get("chronology_pdf"), "the chronology PDF")
+
+
+def earlier_incidents(record: dict) -> list:
+    """Incidents the sender had imported from earlier schools (record version 2; none in 1)."""
+    return record.get("imported_incidents", []) if record.get("version", 1) >= 2 else []
 
 
 def _check_incident(incident) -> None:
@@ -115,7 +130,7 @@ def store_records(row: IncomingTransfer, pupil, record: dict) -> dict:
     stored: list[str] = []
     incidents = files = 0
     try:
-        for item in record["incidents"]:
+        for item in [*record["incidents"], *earlier_incidents(record)]:
             content = {key: value for key, value in item.items() if key != "files"}
             content["files"] = [
                 {key: value for key, value in file.items() if key != "data"}
@@ -232,7 +247,7 @@ def open_imported(user: User, imported_id, session_row: UserSession | None) -> I
         object_type="pupil",
         object_id=incident.pupil_id,
         actor=user,
-        details={"imported_incident": incident.id, "from": incident.transfer.sender_name,
+        details={"imported_incident": incident.id, "from": incident.school_name,
                  "source": incident.label},
     )  # fmt: skip
     return incident

@@ -150,8 +150,35 @@ class ImportedIncident(db.Model):
         return json.loads(self.content)
 
     @property
+    def origin_school(self) -> dict:
+        """The school that recorded it: the sender, or (for a record the sender had itself
+        imported from an earlier school) the school the package names as its origin."""
+        return self.data.get("origin_school") or {
+            "name": self.transfer.sender_name,
+            "urn": self.transfer.sender_urn or None,
+        }
+
+    @property
+    def school_name(self) -> str:
+        return self.origin_school["name"]
+
+    @property
+    def came_via(self) -> str | None:
+        """The school it passed through on its way here, when not the one that recorded it."""
+        return self.transfer.sender_name if "origin_school" in self.data else None
+
+    @property
+    def imported_there(self) -> datetime | None:
+        """When the school it came via had imported it."""
+        moment = self.data.get("imported_at")
+        try:
+            return datetime.fromisoformat(moment) if isinstance(moment, str) else None
+        except ValueError:
+            return None
+
+    @property
     def label(self) -> str:
-        return f"{self.transfer.sender_name} #{self.source_number}"
+        return f"{self.school_name} #{self.source_number}"
 
 
 class ImportedFile(db.Model):

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import requests
 from flask import abort, current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.audit.operations import record as audit
+from server.auth import throttling
 from server.auth.models import User, UserSession
 from server.auth.roles import Permission
 from server.auth.step_up import review_unlocked
@@ -25,6 +27,7 @@ from server.errors import Refused
 from server.extensions import db
 from server.ids import parse_id
 from server.incidents import files as stored_files
+from server.jobs import enqueue, job
 from server.pupils.models import Pupil
 from server.pupils.upn import normalise_upn, upn_problem
 from server.transfer import imported
@@ -288,12 +291,12 @@ def _checked_endpoint(endpoint: str) -> str:
     return endpoint
 
 
-def _their_reason(response) -> str:
+def _their_reason(response, what: str = "package", who: str = "receiving") -> str:
     try:
         message = response.json().get("message", "")
     except ValueError:
         message = ""
-    text = f"The receiving Haven refused the package ({response.status_code})"
+    text = f"The {who} Haven refused the {what} ({response.status_code})"
     return (f"{text}: {message}" if message else text + ".")[:300]
 
 
@@ -396,6 +399,8 @@ def receive_package(data: bytes, *, via: str, user: User | None = None) -> Arriv
                 409,
             )
         return Arrival(existing, False)
+    if via == "endpoint":
+        refuse_if_too_many_waiting(package.sender)
     imported.check_record(open_package(package, keys))
     incoming = IncomingTransfer(
         package_id=package.package_id,
@@ -579,11 +584,17 @@ def _choose_pupil(details: dict, choice: str) -> Pupil:
     return pupil
 
 
+class ReceiptNotDelivered(Exception):
+    """Raised by the receipt job so that rq tries again later (the reason is on the row)."""
+
+
+@job
 def deliver_receipt(incoming_id: int) -> None:
-    """Post the confirmed receipt to the sender's Haven, when it gave an address. Failure is
-    kept on the row: the receipt can also be downloaded and uploaded by hand."""
+    """Post the confirmed receipt to the sender's Haven, when it gave an address: a background
+    job (`enqueue_receipt`), retried with back-off under rq. Each failure is kept on the row,
+    where the DSL sees "not yet delivered" and can download the receipt to send by hand."""
     row = db.session.get(IncomingTransfer, incoming_id)
-    if row is None or row.receipt is None or not row.sender_endpoint:
+    if row is None or row.receipt is None or not row.sender_endpoint or row.receipt_sent_at:
         return
     try:
         response = http_session().post(
@@ -594,15 +605,116 @@ def deliver_receipt(incoming_id: int) -> None:
             allow_redirects=False,
         )
         ok = response.status_code in (200, 201)
-        row.receipt_error = "" if ok else _their_reason(response).replace("package", "receipt")
+        row.receipt_error = "" if ok else _their_reason(response, "receipt", "sending")
     except requests.RequestException as error:
         ok, row.receipt_error = False, f"Could not reach the sending Haven: {type(error).__name__}."
     if ok:
         row.receipt_sent_at = utcnow()
     db.session.commit()
+    if not ok:
+        raise ReceiptNotDelivered(row.receipt_error)
+
+
+def enqueue_receipt(row: IncomingTransfer) -> None:
+    """After the import has committed: the receipt goes by a job, not inside the request."""
+    if row.receipt is not None and row.sender_endpoint and row.receipt_sent_at is None:
+        enqueue(deliver_receipt, row.id)
 
 
 # --- The inbox: what other Havens post ---------------------------------------------------------
+
+INBOX_UNAVAILABLE = "This Haven's transfer inbox is unavailable just now. Try again later."
+
+
+def admit_to_inbox(address: str, declared_bytes: int | None, limit: int) -> None:
+    """Before a byte of the body is read: the per-address throttle (shared with sign-in's, in
+    the database, failing closed), then the size the request declares. An admitted post counts
+    against its address, whatever becomes of it."""
+    config = current_app.config
+    try:
+        decision = throttling.check_address(
+            throttling.TRANSFER_INBOX, address, config["TRANSFER_INBOX_POSTS"],
+            config["TRANSFER_INBOX_WINDOW"],
+        )  # fmt: skip
+        if decision.allowed:
+            throttling.record_attempt("", address, succeeded=True, kind=throttling.TRANSFER_INBOX)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("transfer inbox throttle unavailable")
+        raise PackageRefused(INBOX_UNAVAILABLE, "unavailable", 503) from None
+    if not decision.allowed:
+        minutes = decision.retry_after_minutes
+        raise PackageRefused(
+            f"Too many posts from this address: try again in {minutes} "
+            f"minute{'s' if minutes > 1 else ''}.",
+            "throttled",
+            429,
+        )
+    if declared_bytes is not None and declared_bytes > limit:
+        raise too_large(limit)
+
+
+def too_large(limit: int) -> PackageRefused:
+    return PackageRefused(
+        f"This is larger than this Haven accepts ({_size(limit)}). Send the "
+        "package by hand, or ask the receiving school to raise HAVEN_TRANSFER_MAX_BYTES.",
+        "too_large",
+        413,
+    )
+
+
+def _size(limit: int) -> str:
+    megabytes = limit / (1024 * 1024)
+    return f"{megabytes:.0f} MB" if megabytes >= 1 else f"{limit:,} bytes"
+
+
+def waiting_untrusted(fingerprint: str | None = None) -> int:
+    """Packages received from keys no DSL here has checked, not yet imported (from one key,
+    or from all)."""
+    query = select(func.count(IncomingTransfer.id)).where(
+        IncomingTransfer.status == "received",
+        IncomingTransfer.sender_fingerprint.not_in(select(TrustedSchool.fingerprint)),
+    )
+    if fingerprint is not None:
+        query = query.where(IncomingTransfer.sender_fingerprint == fingerprint)
+    return db.session.scalar(query) or 0
+
+
+def refuse_if_too_many_waiting(sender: PublicSchoolKey) -> None:
+    """Anyone can make a key and sign with it: packages from keys not yet checked are kept,
+    but only so many (per key and in all), so the public inbox cannot fill the disk."""
+    if is_trusted(sender.fingerprint):
+        return
+    config = current_app.config
+    per_sender = config["TRANSFER_UNTRUSTED_PER_SENDER"]
+    if waiting_untrusted(sender.fingerprint) >= per_sender:
+        raise PackageRefused(
+            f"This Haven already holds {per_sender} package{'s' if per_sender != 1 else ''} "
+            "from your school's key waiting for its DSL to check the key's fingerprint. Ask "
+            "their DSL to check it with you by phone and import them; then send again.",
+            "too_many_waiting",
+            429,
+        )
+    total = config["TRANSFER_UNTRUSTED_TOTAL"]
+    if waiting_untrusted() >= total:
+        raise PackageRefused(
+            f"This Haven already holds {total} packages from schools whose keys its DSL has "
+            "not yet checked, as many as it keeps. Ask their DSL to check your key's "
+            "fingerprint by phone, or send the package by hand.",
+            "too_many_waiting",
+            429,
+        )
+
+
+def audit_inbox_refusal(reason: str, status: int, declared_bytes: int | None) -> None:
+    """A refused post is audited (the address is on the event) with the reason, never with
+    anything it carried. Committed by the caller after the refused work was rolled back."""
+    audit(
+        "transfer.inbox_refused",
+        object_type="transfer_inbox",
+        actor_label="(transfer inbox)",
+        details={"reason": reason, "status": status, "declared_bytes": declared_bytes},
+    )
 
 
 def inbox(data: bytes) -> tuple[dict, int]:

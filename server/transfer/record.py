@@ -1,7 +1,8 @@
 """The record a package carries (docs/transfer-format.md): every incident whose subject is the
-pupil, with its actions, corrections and status changes, body map and files (their bytes), and
-the chronology as a PDF. Incidents where the pupil is only a linked pupil are another child's
-record and stay here.
+pupil, with its actions, corrections and status changes, body map and files (their bytes),
+every incident about the pupil this school had imported from earlier schools (marked with the
+school that recorded it and when it was imported here), and the chronology as a PDF.
+Incidents where the pupil is only a linked pupil are another child's record and stay here.
 """
 
 import hashlib
@@ -17,10 +18,15 @@ from server.extensions import db
 from server.incidents import files as stored_files
 from server.incidents.models import Incident, IncidentEvent
 from server.pupils.models import Pupil
+from server.transfer.imported import imported_for_pupil
 from server.transfer.keys import b64
+from server.transfer.models import ImportedIncident
 
 RECORD_FORMAT = "haven-pupil-record"
-RECORD_VERSION = 1
+# Version 2 adds `imported_incidents` (what this school had imported from earlier schools). A
+# reader of version 1 would silently drop that history, so the version changed; the importer
+# still reads version 1.
+RECORD_VERSION = 2
 
 
 def _iso(moment) -> str | None:
@@ -46,6 +52,7 @@ def pupil_json(pupil: Pupil) -> dict:
 
 
 def _file_json(file) -> dict:
+    """A file as the package carries it: an upload here, or a file imported here."""
     data = stored_files.load(file.stored_name)
     return {
         "name": file.original_name,
@@ -125,6 +132,18 @@ def pupil_incidents(pupil: Pupil) -> list[Incident]:
     )
 
 
+def imported_incident_json(incident: ImportedIncident) -> dict:
+    """An incident this school imported, passed on with the school that recorded it and when
+    it was imported here, so the next school sees the whole history."""
+    content = {k: v for k, v in incident.data.items() if k not in ("files", "imported_at")}
+    return {
+        **content,
+        "origin_school": incident.origin_school,
+        "imported_at": _iso(incident.imported_at),
+        "files": [_file_json(file) for file in incident.files],
+    }
+
+
 def chronology_pdf(user: User, pupil: Pupil) -> bytes:
     """The chronology as this school prints it (names shown: it is the record)."""
     from server.reports.documents import build_document
@@ -136,8 +155,10 @@ def chronology_pdf(user: User, pupil: Pupil) -> bytes:
     return pdf_bytes(document)
 
 
-def build_record(user: User, pupil: Pupil) -> tuple[dict, list[Incident]]:
+def build_record(user: User, pupil: Pupil) -> tuple[dict, list]:
+    """The record, and every incident in it (this school's, then those imported here)."""
     incidents = pupil_incidents(pupil)
+    earlier = imported_for_pupil(pupil.id)
     pdf = chronology_pdf(user, pupil)
     record = {
         "format": RECORD_FORMAT,
@@ -150,6 +171,7 @@ def build_record(user: User, pupil: Pupil) -> tuple[dict, list[Incident]]:
         },
         "pupil": pupil_json(pupil),
         "incidents": [incident_json(incident) for incident in incidents],
+        "imported_incidents": [imported_incident_json(incident) for incident in earlier],
         "chronology_pdf": {
             "name": f"chronology-{pupil.upn}.pdf",
             "content_type": "application/pdf",
@@ -158,4 +180,4 @@ def build_record(user: User, pupil: Pupil) -> tuple[dict, list[Incident]]:
             "data": b64(pdf),
         },
     }
-    return record, incidents
+    return record, [*incidents, *earlier]

@@ -16,18 +16,23 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from server.audit.operations import client_address
 from server.auth.access import public, requires
 from server.auth.models import User
 from server.auth.roles import Permission
 from server.chronology.operations import find_pupils
 from server.clock import school_today
+from server.errors import Refused
 from server.extensions import csrf, db
 from server.ids import parse_id
 from server.pupils.models import Pupil
+from server.request_guards import reads_its_own_body, refuse_bad_json_body
 from server.transfer import bp, imported, operations
 from server.transfer.keys import KeyRefused, own_school_key, parse_school_key
+from server.transfer.models import IncomingTransfer
 from server.transfer.package import PackageRefused, canonical
 from server.transfer.reminders import awaiting
 
@@ -277,15 +282,20 @@ def import_package(incoming_id: int):
         flash(refusal.message, "error")
         return redirect(url_for(".incoming", incoming_id=incoming_id)), 303
     db.session.commit()
-    operations.deliver_receipt(row.id)
-    if row.sender_endpoint and row.receipt_sent_at is None:
+    incoming_id = row.id
+    operations.enqueue_receipt(row)
+    row = db.session.get(IncomingTransfer, incoming_id)
+    db.session.refresh(row)  # without Redis the job has already run
+    if row.receipt_sent_at is not None:
+        flash("Imported, and the receipt sent.", "success")
+    elif row.sender_endpoint:
         flash(
-            "Imported. The receipt could not be sent to their Haven: download it and send it "
-            "to their DSL.",
+            "Imported. The receipt is not yet delivered to their Haven: download it from the "
+            "transfer's page and send it to their DSL.",
             "info",
         )
     else:
-        flash("Imported, and the receipt sent.", "success")
+        flash("Imported. Download the receipt and send it to their DSL.", "info")
     return redirect(url_for("chronology.pupil_record", pupil_id=row.pupil_id))
 
 
@@ -323,12 +333,55 @@ def imported_file(file_id: int):
 @bp.post("/inbox")
 @csrf.exempt  # another Haven posts here, not a browser: a package is its own credential
 @public
+@reads_its_own_body
 def inbox():
-    _allow_large_upload()
+    address = client_address() or "unknown"
+    declared = request.content_length
     try:
-        body, status = operations.inbox(request.get_data(cache=False))
-    except PackageRefused as refusal:
+        limit = _inbox_limit()
+        operations.admit_to_inbox(address, declared, limit)
+        db.session.commit()  # the post counts against its address whatever follows
+        data = _read_body(limit)
+        refuse_bad_json_body(data)
+        body, status = operations.inbox(data)
+    except Refused as refusal:
         db.session.rollback()
-        return jsonify(error=refusal.reason, message=refusal.message), refusal.status
+        reason = getattr(refusal, "reason", "invalid")
+        _audit_refusal(reason, refusal.status, declared)
+        return jsonify(error=reason, message=refusal.message), refusal.status
     db.session.commit()
     return jsonify(body), status
+
+
+def _inbox_limit() -> int:
+    """A package may be large; any other body is held to the usual upload limit."""
+    if request.mimetype == operations.PACKAGE_MEDIA_TYPE:
+        return current_app.config["TRANSFER_MAX_BYTES"]
+    return current_app.config["MAX_CONTENT_LENGTH"]
+
+
+def _read_body(limit: int) -> bytes:
+    """The body, read in chunks and refused as soon as it passes the limit: a chunked body
+    declares no length, so the declared size alone is not enough."""
+    # One byte over the limit, so that the check below (not the stream's) sees a body of
+    # exactly the limit through.
+    request.max_content_length = limit + 1
+    chunks, size = [], 0
+    try:
+        while chunk := request.stream.read(1024 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise operations.too_large(limit)
+            chunks.append(chunk)
+    except RequestEntityTooLarge:
+        raise operations.too_large(limit) from None
+    return b"".join(chunks)
+
+
+def _audit_refusal(reason: str, status: int, declared: int | None) -> None:
+    try:
+        operations.audit_inbox_refusal(reason, status, declared)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.exception("could not audit a refused transfer inbox post")
