@@ -115,6 +115,7 @@ def _import_models() -> None:
     import server.pupils.models  # noqa: F401
     import server.push.models  # noqa: F401
     import server.reports.models  # noqa: F401
+    import server.transfer.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -132,6 +133,7 @@ def _register_blueprints(app: Flask) -> None:
     from server.reports import bp as reports_bp
     from server.retention import bp as retention_bp
     from server.subject_access import bp as subject_access_bp
+    from server.transfer import bp as transfer_bp
 
     init_auth(app)
     app.register_blueprint(home_bp)
@@ -147,6 +149,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(push_bp, url_prefix="/push")
     app.register_blueprint(retention_bp, url_prefix="/retention")
     app.register_blueprint(subject_access_bp, url_prefix="/subject-access")
+    app.register_blueprint(transfer_bp, url_prefix="/transfers")
 
 
 def _register_cli(app: Flask) -> None:

@@ -14,6 +14,7 @@ def register_commands(app: Flask) -> None:
     from server.passkeys.cli import passkeys_cli
     from server.pupils.cli import roster_cli
     from server.push.cli import push_cli
+    from server.transfer.cli import transfer_cli
 
     groups = (
         users_cli,
@@ -26,6 +27,7 @@ def register_commands(app: Flask) -> None:
         backup_cli,
         push_cli,
         files_cli,
+        transfer_cli,
     )
     for group in groups:
         app.cli.add_command(group)

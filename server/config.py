@@ -148,6 +148,19 @@ class Config:
     SEALING_KEY_FILE = os.environ.get("HAVEN_SEALING_KEY_FILE", "")
     DEVICE_KEY = os.environ.get("HAVEN_DEVICE_KEY", "")
 
+    # Transfer of a pupil's file to another school (SPEC §8). The transfer key pair (Ed25519 to
+    # sign, X25519 to receive) is made on first use in this file; keep it with the other
+    # secrets. HAVEN_SCHOOL_URN is shown on the school key other schools check by phone.
+    # Closed days (holidays, INSET) do not count towards the five-school-day clock:
+    # comma-separated ISO dates or ranges, e.g. "2026-12-21..2027-01-01,2027-02-15".
+    TRANSFER_KEY_FILE = os.environ.get("HAVEN_TRANSFER_KEY_FILE", "")
+    SCHOOL_URN = os.environ.get("HAVEN_SCHOOL_URN", "")
+    SCHOOL_CLOSED_DAYS = os.environ.get("HAVEN_SCHOOL_CLOSED_DAYS", "")
+    TRANSFER_SCHOOL_DAYS = _env_int("HAVEN_TRANSFER_SCHOOL_DAYS", 5)
+    # A package holds every file about the pupil: far larger than one incident's upload.
+    TRANSFER_MAX_BYTES = _env_int("HAVEN_TRANSFER_MAX_BYTES", 400 * 1024 * 1024)
+    TRANSFER_SEND_TIMEOUT = _env_int("HAVEN_TRANSFER_SEND_TIMEOUT", 120)
+
     # Reports and exports with more rows than this are built by a background job, with progress.
     REPORT_INLINE_ROWS = _env_int("HAVEN_REPORT_INLINE_ROWS", 300)
 

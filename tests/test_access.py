@@ -28,6 +28,9 @@ ACCOUNT_MANAGERS = frozenset({Role.ADMIN, Role.DSL})
 # Who reviews pupils' records (class teachers their own class), and who runs reports.
 REVIEWERS = frozenset({Role.CLASS_TEACHER, Role.PASTORAL, Role.SLT, Role.DSL})
 REPORTERS = frozenset({Role.DSL, Role.SLT})
+DSL_ONLY = frozenset({Role.DSL})
+# Records imported from another school: those who review everything, Safeguarding included.
+WHOLE_SCHOOL_REVIEWERS = frozenset({Role.PASTORAL, Role.SLT, Role.DSL})
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,35 @@ ROUTES: dict[str, Route] = {
     "subject_access.release": Route(
         "POST", "/subject-access/999999/release", frozenset({Role.DSL}), step_up=True, fresh=True
     ),
+    # Transfers (SPEC §8): the DSL alone; sending and importing need a fresh passkey check.
+    # Other Havens post packages and receipts to the inbox, which needs no sign-in.
+    "transfer.index": Route("GET", "/transfers/", DSL_ONLY, step_up=True),
+    "transfer.school_key_file": Route("GET", "/transfers/school-key.json", DSL_ONLY, step_up=True),
+    "transfer.add_school": Route("POST", "/transfers/schools", DSL_ONLY, step_up=True, fresh=True),
+    "transfer.new": Route("GET", "/transfers/new", DSL_ONLY, step_up=True, fresh=("POST",)),
+    "transfer.outgoing": Route("GET", "/transfers/out/999999", DSL_ONLY, step_up=True),
+    "transfer.download_package": Route(
+        "GET", "/transfers/out/999999/package", DSL_ONLY, step_up=True, fresh=True
+    ),
+    "transfer.send": Route(
+        "POST", "/transfers/out/999999/send", DSL_ONLY, step_up=True, fresh=True
+    ),
+    "transfer.upload_receipt": Route("POST", "/transfers/receipts", DSL_ONLY, step_up=True),
+    "transfer.upload_package": Route(
+        "POST", "/transfers/in/upload", DSL_ONLY, step_up=True, fresh=True
+    ),
+    "transfer.incoming": Route("GET", "/transfers/in/999999", DSL_ONLY, step_up=True),
+    "transfer.import_package": Route(
+        "POST", "/transfers/in/999999/import", DSL_ONLY, step_up=True, fresh=True
+    ),
+    "transfer.receipt": Route("GET", "/transfers/in/999999/receipt", DSL_ONLY, step_up=True),
+    "transfer.imported_incident": Route(
+        "GET", "/transfers/imported/999999", WHOLE_SCHOOL_REVIEWERS, step_up=True
+    ),
+    "transfer.imported_file": Route(
+        "GET", "/transfers/imported/files/999999", WHOLE_SCHOOL_REVIEWERS, step_up=True
+    ),
+    "transfer.inbox": Route("POST", "/transfers/inbox", ANYONE),
 }
 
 

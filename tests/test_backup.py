@@ -217,6 +217,9 @@ def test_secrets_are_exported_apart(school, tmp_path):
     assert lines["HAVEN_AUDIT_KEY"] == TestConfig.AUDIT_KEY
     assert lines["SECRET_KEY"] == TestConfig.SECRET_KEY and lines["HAVEN_FILE_KEY"]
     assert target.stat().st_mode & 0o077 == 0
+    # The transfer key pair, as its file holds it: packages on their way open only with it.
+    kept = (Path(school.instance) / "transfer_key.json").read_text()
+    assert f"# {kept}" in target.read_text().splitlines()
 
 
 def test_backup_keys_command_writes_a_private_key_only_its_owner_reads(school, tmp_path):

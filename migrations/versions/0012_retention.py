@@ -3,7 +3,7 @@ append-only guard of incidents and their parts lets through one UPDATE only: the
 approved disposal
 
 Revision ID: 0012_retention
-Revises: 0009_workspace
+Revises: 0011_transfer
 Create Date: 2026-12-04 15:40:00
 
 Disposal (SPEC §8) is the one change a record may ever undergo after it is written, and only
@@ -22,7 +22,7 @@ from server.database import drop_append_only, make_append_only
 
 # revision identifiers, used by Alembic.
 revision = '0012_retention'
-down_revision = '0009_workspace'
+down_revision = '0011_transfer'
 branch_labels = None
 depends_on = None
 

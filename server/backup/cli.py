@@ -103,6 +103,12 @@ def export_secrets_command(target: Path):
 
     lines.append("# HAVEN_SEALING_KEY_FILE must hold this key, for incidents waiting on devices:")
     lines.extend(f"# {line}" for line in sealing_key_pem().decode().splitlines())
+    # The school's transfer key pair (server/transfer/keys.py): packages on their way here open
+    # only with it, and other schools have checked its fingerprint.
+    from server.transfer.keys import key_path, read_or_create
+
+    lines.append("# HAVEN_TRANSFER_KEY_FILE must hold this, for pupils' files sent to this school:")
+    lines.append(f"# {read_or_create(key_path()).decode()}")
     try:
         _write_private(target, ("\n".join(lines) + "\n").encode())
     except FileExistsError:

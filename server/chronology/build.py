@@ -83,6 +83,15 @@ class Chronology:
     filters: Filters
     entries: list[Entry] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
+    # Incidents imported from the pupil's previous schools (server/transfer), read-only.
+    imported: list = field(default_factory=list)
+
+    @property
+    def timeline(self) -> list:
+        """This school's entries and imported ones, in time order."""
+        if not self.imported:
+            return self.entries
+        return sorted([*self.entries, *self.imported], key=lambda entry: entry.sort_key)
 
 
 def about_pupil(pupil_id: int):

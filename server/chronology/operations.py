@@ -24,7 +24,14 @@ from server.pupils.models import Pupil, SchoolClass, class_teachers
 
 FIND_LIMIT = 20
 # What counts as someone looking at a child's records, for "who viewed this child".
-PUPIL_VIEW_ACTIONS = ("pupil.viewed", "report.exported", "report.viewed", "report.downloaded")
+PUPIL_VIEW_ACTIONS = (
+    "pupil.viewed",
+    "report.exported",
+    "report.viewed",
+    "report.downloaded",
+    "imported_incident.viewed",
+    "imported_file.downloaded",
+)
 INCIDENT_VIEW_ACTIONS = ("incident.viewed", "incident.file_downloaded")
 
 
@@ -88,12 +95,22 @@ def open_pupil_record(
     chronology = build_chronology(
         user, pupil, session_row, filters, with_corrections=policy.can_see_corrections(user)
     )
+    # Imported here: the transfer feature's pages use this module's pupil search.
+    from server.transfer.imported import imported_entries
+    from server.transfer.operations import can_read_imported
+
+    details = {"filters": filters.as_audit(), "entries": len(chronology.entries)}
+    if can_read_imported(user, session_row):
+        chronology.imported = imported_entries(pupil.id, filters)
+        if chronology.imported:
+            # Which imported records were shown, as an incident view names its incident.
+            details["imported"] = [entry.incident.id for entry in chronology.imported]
     record(
         "pupil.viewed",
         object_type="pupil",
         object_id=pupil.id,
         actor=user,
-        details={"filters": filters.as_audit(), "entries": len(chronology.entries)},
+        details=details,
     )
     db.session.flush()
     return chronology
@@ -172,6 +189,8 @@ _WHAT = {
     "report.downloaded": "Downloaded a prepared report",
     "incident.viewed": "Opened an incident",
     "incident.file_downloaded": "Downloaded a file",
+    "imported_incident.viewed": "Opened an imported record",
+    "imported_file.downloaded": "Downloaded an imported file",
 }
 
 

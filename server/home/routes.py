@@ -7,6 +7,7 @@ from server.auth.roles import Permission
 from server.home import bp
 from server.home.workspace import age, workspace
 from server.incidents.policy import reads_incidents
+from server.transfer.reminders import awaiting
 
 
 @bp.route("/")
@@ -14,7 +15,13 @@ from server.incidents.policy import reads_incidents
 def index():
     waiting = pending_count() if current_user.can(Permission.DECIDE_ACCESS_REQUESTS) else None
     me = current_user._get_current_object()
+    # The five-school-day clock reminds the DSL here too (server/transfer/reminders.py).
+    transfers = awaiting(me) if me.can(Permission.TRANSFER_RECORDS) else None
     if not reads_incidents(me):
-        return render_template("home/index.html", work=None, requests_waiting=waiting)
+        return render_template(
+            "home/index.html", work=None, requests_waiting=waiting, transfers=transfers
+        )
     work = workspace(me, g.get("user_session"), request.args.get("status", "open"))
-    return render_template("home/index.html", work=work, age=age, requests_waiting=waiting)
+    return render_template(
+        "home/index.html", work=work, age=age, requests_waiting=waiting, transfers=transfers
+    )

@@ -82,12 +82,20 @@ def sweep() -> dict:
     (Redis was down, a worker died, a push service failed). Safe to run anywhere, any number
     of times, at once."""
     from server.alerts.escalation import escalate_due
+    from server.transfer.reminders import remind_due
 
-    # Escalation first, so what it queues goes out in this same sweep.
+    # Escalation and transfer reminders first, so what they queue goes out in this same sweep.
     escalated = escalate_due()
+    try:
+        reminded = remind_due()
+    except Exception:
+        # A transfer reminder must never hold up an alert (a bad HAVEN_SCHOOL_CLOSED_DAYS, say).
+        log.exception("transfer reminders failed; alerts are sent all the same")
+        db.session.rollback()
+        reminded = []
     due = due_deliveries()
     sent = deliver(due)
-    return {"due": len(due), "sent": sent, "escalated": len(escalated)}
+    return {"due": len(due), "sent": sent, "escalated": len(escalated), "reminded": len(reminded)}
 
 
 def due_deliveries(limit: int = SWEEP_BATCH) -> list[int]:
@@ -155,6 +163,12 @@ def _message(delivery: PushDelivery) -> dict:
         return payload.for_alert(db.session.get(Alert, delivery.alert_id))
     if delivery.escalation_id is not None:
         return payload.for_escalation(db.session.get(Escalation, delivery.escalation_id))
+    if delivery.transfer_reminder_id is not None:
+        from server.transfer.models import TransferReminder
+
+        return payload.for_transfer_reminder(
+            db.session.get(TransferReminder, delivery.transfer_reminder_id)
+        )
     return payload.for_test()
 
 

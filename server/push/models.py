@@ -65,6 +65,14 @@ class PushDelivery(db.Model):
             sqlite_where=text("escalation_id IS NOT NULL"),
             postgresql_where=text("escalation_id IS NOT NULL"),
         ),
+        Index(
+            "uq_push_deliveries_transfer_reminder",
+            "subscription_id",
+            "transfer_reminder_id",
+            unique=True,
+            sqlite_where=text("transfer_reminder_id IS NOT NULL"),
+            postgresql_where=text("transfer_reminder_id IS NOT NULL"),
+        ),
         Index("ix_push_deliveries_status_due", "status", "next_attempt_at"),
     )
 
@@ -75,6 +83,8 @@ class PushDelivery(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
     escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id"))
+    # A reminder that a transfer has no confirmed receipt (server/transfer/reminders.py).
+    transfer_reminder_id: Mapped[int | None] = mapped_column(ForeignKey("transfer_reminders.id"))
     high_urgency: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(12), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -56,6 +56,17 @@ def for_escalation(escalation: Escalation) -> dict:
     }
 
 
+def for_transfer_reminder(reminder) -> dict:
+    """Never the pupil's name nor the school: only that a transfer still lacks its receipt."""
+    return {
+        "title": "A transfer has no confirmed receipt",
+        "body": "A pupil's file you sent has not been confirmed by the receiving school.",
+        "url": _path("transfer.outgoing", transfer_id=reminder.transfer_id),
+        "tag": f"transfer-reminder-{reminder.id}",
+        "urgent": False,
+    }
+
+
 def for_test() -> dict:
     return {
         "title": "Haven test notification",
