@@ -617,7 +617,7 @@ def _file_item(name: str, content_type: str, data: bytes) -> dict:
     }
 
 
-def _import_for(app, pupil_id: int, number: int = 41) -> int:
+def _import_for(app, pupil_id: int, number: int = 41, account: str = OLD_ACCOUNT, linked=()) -> int:
     """Kit's file from Brookside, imported through the transfer's own storing of records;
     returns the incoming transfer's id."""
     from server.transfer import imported
@@ -633,8 +633,9 @@ def _import_for(app, pupil_id: int, number: int = 41) -> int:
                 "uuid": f"brookside-{number}",
                 "number": number,
                 "occurred_at": "2019-05-01T10:00:00+00:00",
-                "account": OLD_ACCOUNT,
+                "account": account,
                 "recorded_by": "Pat Hale",
+                "linked_pupils": list(linked),
                 "categories": ["Safeguarding / Emotional abuse"],
                 "actions": [{"text": "Called social care about Uncle Rob.",
                              "recorded_at": "2019-05-01T11:00:00+00:00",
