@@ -721,10 +721,28 @@ def test_imported_records_fall_due_and_a_hold_blocks_their_disposal(app, aged, m
 
 
 def test_disposal_blanks_imported_records_and_destroys_their_files(app, aged):
+    from server.transfer.models import OutgoingTransfer
+
     transfer_id = _import_for(app, aged.kit)
     row, incidents, stored = _imported_rows(app, transfer_id)
+    with app.test_request_context():
+        # A package this school made for Kit's next school, kept until its receipt comes.
+        outgoing = OutgoingTransfer(
+            package_id="outgoing-1",
+            pupil_id=aged.kit,
+            created_by_id=aged.dsl.id,
+            recipient_name="Hillcrest High",
+            recipient_fingerprint="E" * 40,
+            recipient_signing_key="k",
+            recipient_encryption_key="k",
+            package_sha256="2" * 64,
+            stored_name=files.store(b"outgoing package: " + ACCOUNT.encode()),
+        )
+        db.session.add(outgoing)
+        db.session.commit()
+        outgoing_id, outgoing_name = outgoing.id, outgoing.stored_name
     upload_dir = Path(app.config["UPLOAD_DIR"])
-    names = [file.stored_name for file in stored] + [row.stored_name]
+    names = [file.stored_name for file in stored] + [row.stored_name, outgoing_name]
     copies = {name: (upload_dir / name).read_bytes() for name in names}  # as a backup holds
     with app.test_request_context():
         assert files.decrypt(stored[0].stored_name, copies[stored[0].stored_name]) in (
@@ -746,6 +764,7 @@ def test_disposal_blanks_imported_records_and_destroys_their_files(app, aged):
             assert not (upload_dir / name).exists()
             with pytest.raises(FileKeyDestroyed):
                 files.decrypt(name, copy)
+        assert db.session.get(OutgoingTransfer, outgoing_id).stored_name is None
         stones = operations.imported_tombstones(aged.kit)
         assert len(stones) == 1
         stone = stones[0]
