@@ -11,6 +11,9 @@ this narrow one: the content columns set to fixed blanks, every other column unc
 pupil with an approved disposal (an `access_requests` row of kind 'disposal' decided by someone
 other than its proposer) and no legal hold in force. The triggers check all of that themselves,
 so no client (the application, psql, a plain `sqlite3`) gets any other UPDATE or any DELETE.
+Records imported from another school (0011_transfer: `imported_incidents`, `imported_files`)
+get the same narrow exception, and an imported transfer's pupil is fixed once set (the guard of
+a sender's chronology PDF finds its pupil through it).
 The constants below are the blanks of `server.retention.blanking` when this was written
 (tests/test_retention.py checks the two agree).
 """
