@@ -621,7 +621,9 @@ def _file_item(name: str, content_type: str, data: bytes) -> dict:
     }
 
 
-def _import_for(app, pupil_id: int, number: int = 41, account: str = OLD_ACCOUNT, linked=()) -> int:
+def _import_for(
+    app, pupil_id: int, number: int = 41, account: str = OLD_ACCOUNT, linked=(), origin=None
+) -> int:
     """Kit's file from Brookside, imported through the transfer's own storing of records;
     returns the incoming transfer's id."""
     from server.transfer import imported
@@ -640,6 +642,7 @@ def _import_for(app, pupil_id: int, number: int = 41, account: str = OLD_ACCOUNT
                 "account": account,
                 "recorded_by": "Pat Hale",
                 "linked_pupils": list(linked),
+                **({"origin_school": origin} if origin else {}),
                 "categories": ["Safeguarding / Emotional abuse"],
                 "actions": [{"text": "Called social care about Uncle Rob.",
                              "recorded_at": "2019-05-01T11:00:00+00:00",
@@ -858,3 +861,18 @@ def test_disposal_of_imported_records_over_http(app, client, sign_in, step_up, a
     assert DISPOSED_TEXT in after.get_data(as_text=True)
     assert gone.status_code == 410
     assert "Uncle Rob" not in chronology
+
+
+def test_a_record_passed_on_by_the_sender_is_tombstoned_with_the_school_that_recorded_it(
+    app, aged
+):
+    """A record the sender had itself imported names its origin: that is the school kept."""
+    _import_for(app, aged.kit, number=5, origin={"name": "Oakfield Primary", "urn": "100200"})
+    _dispose(app, aged)
+    with app.test_request_context():
+        [stone] = operations.imported_tombstones(aged.kit)
+        assert (stone.origin_school, stone.origin_urn, stone.source_number) == (
+            "Oakfield Primary",
+            "100200",
+            5,
+        )

@@ -408,17 +408,27 @@ def _dispose_imported(
     return stored_names
 
 
+def origin_of(incident: ImportedIncident) -> tuple[str, str]:
+    """(name, URN) of the school that recorded an imported incident: the sender, or the school
+    a record passed on by the sender names as its origin (the transfer branch's record v2)."""
+    origin = incident.data.get("origin_school")
+    if isinstance(origin, dict) and origin.get("name"):
+        return str(origin["name"])[:200], str(origin.get("urn") or "")[:20]
+    return incident.transfer.sender_name, incident.transfer.sender_urn
+
+
 def _imported_tombstone(
     request: AccessRequest, incident: ImportedIncident, by: User
 ) -> ImportedTombstone:
     data = incident.data
     categories = [str(name) for name in data.get("categories") or []]
+    school, urn = origin_of(incident)
     return ImportedTombstone(
         pupil_id=incident.pupil_id,
         request_id=request.id,
         imported_incident_id=incident.id,
-        origin_school=incident.transfer.sender_name,
-        origin_urn=incident.transfer.sender_urn,
+        origin_school=school,
+        origin_urn=urn,
         source_number=incident.source_number,
         occurred_at=incident.occurred_at,
         imported_at=incident.imported_at,

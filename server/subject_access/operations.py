@@ -244,7 +244,7 @@ def _imported_document(entry: redaction.Entry, text) -> dict:
     incident, data = entry.incident, entry.incident.data
     base = f"imported:{incident.id}"
     return {
-        "from_school": incident.transfer.sender_name,
+        "from_school": entry.origin,
         "their_number": incident.source_number,
         "imported_at": _when(incident.imported_at),
         "occurred_at": _when(incident.occurred_at),

@@ -72,6 +72,7 @@ class Entry:
     linked: bool
     texts: list[Text] = field(default_factory=list)
     imported: bool = False  # from another school (server.transfer), marked with its name
+    origin: str | None = None  # the school that recorded an imported incident
 
 
 def incidents_for(pupil: Pupil) -> list[Incident]:
@@ -114,7 +115,9 @@ def imported_for(pupil: Pupil) -> list[ImportedIncident]:
 def _imported_entry(incident: ImportedIncident) -> Entry:
     """The texts of an imported incident, keyed "imported:<id>:...": its staff are the other
     school's, so their names are redacted as whole fields (they are not on this roll)."""
-    entry = Entry(incident=incident, linked=False, imported=True)
+    from server.retention.operations import origin_of
+
+    entry = Entry(incident=incident, linked=False, imported=True, origin=origin_of(incident)[0])
     data, base = incident.data, f"imported:{incident.id}"
 
     def add(key, where, text, whole=None):
