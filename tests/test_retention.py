@@ -768,6 +768,12 @@ def test_disposal_blanks_imported_records_and_destroys_their_files(app, aged):
             with pytest.raises(FileKeyDestroyed):
                 files.decrypt(name, copy)
         assert db.session.get(OutgoingTransfer, outgoing_id).stored_name is None
+        from server.transfer.models import IncomingTransfer
+        from server.transfer.operations import TransferRefused, opened_record
+
+        with pytest.raises(TransferRefused, match="disposed of") as refused:
+            opened_record(db.session.get(IncomingTransfer, transfer_id))
+        assert refused.value.status == 410
         stones = operations.imported_tombstones(aged.kit)
         assert len(stones) == 1
         stone = stones[0]
