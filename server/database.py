@@ -150,7 +150,16 @@ def append_only_tables(connection) -> list[str]:
 # Records whose guard lets one UPDATE through: the blanking of an approved disposal, checked
 # by the trigger itself (migration 0012_retention). The role needs the right to ask for it.
 BLANKED_ON_DISPOSAL = frozenset(
-    {"incidents", "actions", "incident_events", "incident_body_marks", "incident_files"}
+    {
+        "incidents",
+        "actions",
+        "incident_events",
+        "incident_body_marks",
+        "incident_files",
+        # Records imported from another school (0011_transfer), disposed of with the pupil's.
+        "imported_incidents",
+        "imported_files",
+    }
 )
 
 

@@ -99,3 +99,54 @@ def test_the_grant_command_reapplies_the_grants(role_school):
     result = role_school.app.test_cli_runner().invoke(args=["database", "grant-app-role"])
     assert result.exit_code == 0, result.output
     assert "Granted haven_app_" in result.output
+
+
+def test_the_app_role_may_only_blank_imported_records(role_school):
+    """Imported records (0011_transfer) are blanked on disposal like this school's own
+    (0012_retention): the role may ask for an UPDATE, which their trigger refuses unless it is
+    that blanking; DELETE and TRUNCATE are refused."""
+    owner = sa.create_engine(role_school.app.config["MIGRATION_DATABASE_URL"])
+    with owner.begin() as connection:
+        pupil = connection.execute(sa.text("SELECT id FROM pupils LIMIT 1")).scalar()
+        transfer = connection.execute(
+            sa.text(
+                "INSERT INTO incoming_transfers (package_id, package_sha256, sender_name, "
+                "sender_urn, sender_fingerprint, sender_endpoint, package_created_at, "
+                "received_at, received_via, stored_name, status, pupil_id, receipt_error) "
+                "VALUES ('p1', :h, 'Brookside', '', :f, '', '2026-01-01', now(), 'upload', "
+                "'s1', 'imported', :pupil, '') RETURNING id"
+            ),
+            {"h": "1" * 64, "f": "F" * 40, "pupil": pupil},
+        ).scalar()
+        connection.execute(
+            sa.text(
+                "INSERT INTO imported_incidents (incoming_transfer_id, pupil_id, source_uuid, "
+                "source_number, occurred_at, sensitive, content, imported_at) "
+                "VALUES (:t, :pupil, 'u1', 1, now(), false, '{}', now())"
+            ),
+            {"t": transfer, "pupil": pupil},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO imported_files (incoming_transfer_id, kind, original_name, "
+                "content_type, size, sha256, stored_name, imported_at) "
+                "VALUES (:t, 'chronology', 'c.pdf', 'application/pdf', 1, :h, 's2', now())"
+            ),
+            {"t": transfer, "h": "1" * 64},
+        )
+    owner.dispose()
+    for table in ("imported_incidents", "imported_files"):
+        for attempt in ("update", "delete", "truncate", "disable its guard"):
+            with (
+                _as_app_role(role_school) as connection,
+                pytest.raises(sa.exc.ProgrammingError) as no,
+            ):
+                connection.execute(sa.text(ATTEMPTS[attempt].format(t=table)))
+            # The UPDATE is granted, so it is the trigger that refuses it.
+            refusals = (
+                ("is append-only",)
+                if attempt == "update"
+                else ("must be owner", "permission denied", "is append-only")
+            )
+            assert any(refusal in str(no.value) for refusal in refusals), (table, attempt)
+            assert role_school.count(table) == 1

@@ -366,6 +366,10 @@ def test_raw_delete_of_a_due_pupils_records_is_refused_even_when_approved(app, a
 def test_the_blanks_match_the_migrations_guard():
     migration = importlib.import_module("migrations.versions.0012_retention")
     assert migration.DISPOSED_TEXT == DISPOSED_TEXT
+    from server.database import BLANKED_ON_DISPOSAL
+
+    # Every table the guard lets blank is one the application blanks and may ask to update.
+    assert set(migration.BLANKABLE) == set(BLANKS) == BLANKED_ON_DISPOSAL
     for table, (_pupil_sql, _kept, blanks) in migration.BLANKABLE.items():
         expected = {
             column: None if value is None else f"'{value}'"
@@ -595,3 +599,286 @@ def test_rekey_gives_old_files_keys_of_their_own(app, runner, aged):
     _dispose(app, aged)
     with app.test_request_context(), pytest.raises(FileKeyDestroyed):
         files.decrypt(attached.stored_name, copy)
+
+
+# --- Records imported from another school (server.transfer) ---------------------------------
+
+OLD_SCHOOL = "Brookside Academy"
+OLD_ACCOUNT = "Kit told Mr Hale that Uncle Rob shouted at him all weekend."
+OLD_NOTE = b"Brookside's note of the call to children's social care.\n"
+OLD_PDF = b"%PDF-1.4\nBrookside chronology of Kit Fenwick: Uncle Rob shouted.\n"
+
+
+def _file_item(name: str, content_type: str, data: bytes) -> dict:
+    import base64
+    import hashlib
+
+    return {
+        "name": name,
+        "content_type": content_type,
+        "data": base64.b64encode(data).decode(),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def _import_for(
+    app, pupil_id: int, number: int = 41, account: str = OLD_ACCOUNT, linked=(), origin=None
+) -> int:
+    """Kit's file from Brookside, imported through the transfer's own storing of records;
+    returns the incoming transfer's id."""
+    from server.transfer import imported
+    from server.transfer.models import IncomingTransfer
+
+    record = {
+        "format": "haven-pupil-record",
+        "version": 1,
+        "pupil": {"legal_first_name": "Kit", "legal_last_name": "Fenwick", "upn": None,
+                  "date_of_birth": BORN.isoformat()},
+        "incidents": [
+            {
+                "uuid": f"brookside-{number}",
+                "number": number,
+                "occurred_at": "2019-05-01T10:00:00+00:00",
+                "account": account,
+                "recorded_by": "Pat Hale",
+                "linked_pupils": list(linked),
+                **({"origin_school": origin} if origin else {}),
+                "categories": ["Safeguarding / Emotional abuse"],
+                "actions": [{"text": "Called social care about Uncle Rob.",
+                             "recorded_at": "2019-05-01T11:00:00+00:00",
+                             "recorded_by": "Pat Hale"}],
+                "events": [],
+                "body_marks": [],
+                "files": [_file_item("call-note.txt", "text/plain", OLD_NOTE)],
+            }
+        ],
+        "chronology_pdf": _file_item("chronology.pdf", "application/pdf", OLD_PDF),
+    }  # fmt: skip
+    with app.test_request_context():
+        row = IncomingTransfer(
+            package_id=f"package-{number}",
+            package_sha256="1" * 64,
+            sender_name=OLD_SCHOOL,
+            sender_urn="123456",
+            sender_fingerprint="F" * 40,
+            package_created_at="2026-11-30T09:00:00+00:00",
+            received_via="upload",
+            stored_name=files.store(b"the package as it arrived: " + OLD_ACCOUNT.encode()),
+            status="imported",
+            pupil_id=pupil_id,
+        )
+        db.session.add(row)
+        db.session.flush()
+        imported.store_records(row, _pupil(pupil_id), record)
+        db.session.commit()
+        return row.id
+
+
+def _imported_rows(app, transfer_id: int):
+    from server.transfer.models import ImportedFile, ImportedIncident, IncomingTransfer
+
+    with app.test_request_context():
+        row = db.session.get(IncomingTransfer, transfer_id)
+        incidents = list(
+            db.session.scalars(
+                sa.select(ImportedIncident).where(ImportedIncident.incoming_transfer_id == row.id)
+            )
+        )
+        stored = list(
+            db.session.scalars(
+                sa.select(ImportedFile).where(ImportedFile.incoming_transfer_id == row.id)
+            )
+        )
+        for item in [row, *incidents, *stored]:
+            db.session.expunge(item)
+        return row, incidents, stored
+
+
+def test_imported_records_fall_due_and_a_hold_blocks_their_disposal(app, aged, make_pupil):
+    only_imported = make_pupil("Noa", "Hale", date_of_birth=BORN)
+    _import_for(app, only_imported, number=7)
+    with (
+        app.test_request_context(),
+        time_machine.travel(BEFORE_25, tick=False),
+        pytest.raises(RetentionRefused, match="kept until"),
+    ):
+        operations.propose_disposal(_pupil(only_imported), "Early.", by=_user(aged.dsl))
+    with app.test_request_context(), time_machine.travel(AFTER_25, tick=False):
+        due = {item.pupil.id: item for item in operations.due_for_review()}
+        assert only_imported in due
+        assert (due[only_imported].incidents, due[only_imported].imported) == (1, 1)
+        operations.set_hold(_pupil(only_imported), "Claim against Brookside.", by=_user(aged.dsl))
+        with pytest.raises(RetentionRefused, match="legal hold"):
+            operations.propose_disposal(_pupil(only_imported), "Past.", by=_user(aged.dsl))
+        operations.lift_hold(_pupil(only_imported), "Claim settled.", by=_user(aged.dsl))
+        proposal = operations.propose_disposal(_pupil(only_imported), "Past.", by=_user(aged.dsl))
+        assert "imported from other schools: Brookside Academy #7" in " ".join(
+            proposal.summary_lines
+        )
+        with pytest.raises(RetentionRefused, match="two people"):
+            operations.approve_disposal(proposal, by=_user(aged.dsl))
+        # A hold set while the proposal waits blocks its approval too.
+        operations.set_hold(_pupil(only_imported), "New claim.", by=_user(aged.dsl2))
+        with pytest.raises(RetentionRefused, match="legal hold"):
+            operations.approve_disposal(proposal, by=_user(aged.dsl2))
+
+
+def test_disposal_blanks_imported_records_and_destroys_their_files(app, aged):
+    from server.transfer.models import OutgoingTransfer
+
+    transfer_id = _import_for(app, aged.kit)
+    row, incidents, stored = _imported_rows(app, transfer_id)
+    with app.test_request_context():
+        # A package this school made for Kit's next school, kept until its receipt comes.
+        outgoing = OutgoingTransfer(
+            package_id="outgoing-1",
+            pupil_id=aged.kit,
+            created_by_id=aged.dsl.id,
+            recipient_name="Hillcrest High",
+            recipient_fingerprint="E" * 40,
+            recipient_signing_key="k",
+            recipient_encryption_key="k",
+            package_sha256="2" * 64,
+            stored_name=files.store(b"outgoing package: " + ACCOUNT.encode()),
+        )
+        db.session.add(outgoing)
+        db.session.commit()
+        outgoing_id, outgoing_name = outgoing.id, outgoing.stored_name
+    upload_dir = Path(app.config["UPLOAD_DIR"])
+    names = [file.stored_name for file in stored] + [row.stored_name, outgoing_name]
+    copies = {name: (upload_dir / name).read_bytes() for name in names}  # as a backup holds
+    with app.test_request_context():
+        assert files.decrypt(stored[0].stored_name, copies[stored[0].stored_name]) in (
+            OLD_NOTE,
+            OLD_PDF,
+        )
+
+    _dispose(app, aged, approver=aged.school.slt)
+
+    from server.retention.blanking import DISPOSED_IMPORTED_CONTENT
+
+    _, incidents, stored = _imported_rows(app, transfer_id)
+    assert [incident.content for incident in incidents] == [DISPOSED_IMPORTED_CONTENT]
+    assert incidents[0].data["account"] == DISPOSED_TEXT
+    assert {file.original_name for file in stored} == {"disposed"}
+    assert {file.kind for file in stored} == {"attachment", "chronology"}
+    with app.test_request_context():
+        for name, copy in copies.items():
+            assert not (upload_dir / name).exists()
+            with pytest.raises(FileKeyDestroyed):
+                files.decrypt(name, copy)
+        assert db.session.get(OutgoingTransfer, outgoing_id).stored_name is None
+        from server.transfer.models import IncomingTransfer
+        from server.transfer.operations import TransferRefused, opened_record
+
+        with pytest.raises(TransferRefused, match="disposed of") as refused:
+            opened_record(db.session.get(IncomingTransfer, transfer_id))
+        assert refused.value.status == 410
+        stones = operations.imported_tombstones(aged.kit)
+        assert len(stones) == 1
+        stone = stones[0]
+        assert (stone.origin_school, stone.origin_urn, stone.source_number) == (
+            OLD_SCHOOL,
+            "123456",
+            41,
+        )
+        assert stone.occurred_at == datetime.fromisoformat("2019-05-01T10:00:00+00:00")
+        assert stone.category_names == ["Safeguarding / Emotional abuse"]
+        assert (stone.actions, stone.files) == (1, 1)
+        assert (stone.proposed_by_id, stone.approved_by_id) == (aged.dsl.id, aged.school.slt.id)
+        assert operations.status(_pupil(aged.kit)).incidents == 0
+        report = verify_all()
+        assert report.first_bad_id is None and report.problems == []
+        details = " ".join(db.session.scalars(sa.select(AuditEvent.details)))
+        assert "Uncle Rob" not in details
+        for table in ("imported_incidents", "imported_files"):
+            text = " ".join(
+                str(value)
+                for value in db.session.execute(sa.text(f"SELECT * FROM {table}"))  # noqa: S608
+            )
+            assert "Uncle Rob" not in text and "call-note" not in text
+
+
+def test_imported_records_refuse_every_other_change_after_disposal(app, aged, make_pupil):
+    transfer_id = _import_for(app, aged.kit)
+    other = make_pupil("Sam", "Hale", date_of_birth=BORN)
+    other_transfer = _import_for(app, other, number=9)
+    _dispose(app, aged)
+    _, incidents, stored = _imported_rows(app, transfer_id)
+    _, kept_incidents, _ = _imported_rows(app, other_transfer)
+    incident_id, file_id = incidents[0].id, stored[0].id
+    from server.retention.blanking import DISPOSED_IMPORTED_CONTENT
+
+    with app.test_request_context():
+        for statement in (
+            f"DELETE FROM imported_incidents WHERE id = {incident_id}",
+            f"DELETE FROM imported_files WHERE id = {file_id}",
+            f"DELETE FROM imported_tombstones WHERE imported_incident_id = {incident_id}",
+            f"UPDATE imported_incidents SET content = 'Rewritten' WHERE id = {incident_id}",
+            f"UPDATE imported_incidents SET source_number = 1 WHERE id = {incident_id}",
+            f"UPDATE imported_incidents SET occurred_at = imported_at WHERE id = {incident_id}",
+            f"UPDATE imported_files SET original_name = 'x.txt' WHERE id = {file_id}",
+            f"UPDATE imported_files SET stored_name = 'elsewhere' WHERE id = {file_id}",
+            f"UPDATE imported_tombstones SET categories = '' WHERE imported_incident_id = "
+            f"{incident_id}",
+            # Another pupil's imported records: no approved disposal of theirs, no blanking.
+            f"UPDATE imported_incidents SET content = '{DISPOSED_IMPORTED_CONTENT}' "
+            f"WHERE id = {kept_incidents[0].id}",
+            f"UPDATE imported_files SET original_name = 'disposed', sha256 = '{'0' * 64}' "
+            f"WHERE incoming_transfer_id = {other_transfer}",
+        ):
+            _refused_raw(statement)
+        # Nor can another transfer be pointed at the disposed pupil to have its files blanked.
+        _refused_raw(
+            f"UPDATE incoming_transfers SET pupil_id = {aged.kit} WHERE id = {other_transfer}"
+        )
+        assert OLD_ACCOUNT in db.session.scalar(
+            sa.text(f"SELECT content FROM imported_incidents WHERE id = {kept_incidents[0].id}")  # noqa: S608
+        )
+
+
+def test_disposal_of_imported_records_over_http(app, client, sign_in, step_up, aged):
+    transfer_id = _import_for(app, aged.kit)
+    _, incidents, stored = _imported_rows(app, transfer_id)
+    second = _client(app)
+    with time_machine.travel(AFTER_25, tick=False):
+        sign_in(aged.dsl)
+        sign_in(aged.dsl2, test_client=second)
+        step_up()
+        step_up(second)
+        before = client.get(f"/transfers/imported/{incidents[0].id}").get_data(as_text=True)
+        assert "Uncle Rob" in before
+        page = client.get(f"/retention/pupils/{aged.kit}").get_data(as_text=True)
+        assert "1 imported from other schools" in page
+        proposed = client.post(
+            f"/retention/pupils/{aged.kit}/propose", data={"propose-reason": "Past retention."}
+        )
+        assert proposed.status_code == 303
+        with app.test_request_context():
+            proposal_id = operations.pending_proposal(aged.kit).id
+        assert second.post(f"/retention/disposals/{proposal_id}/approve").status_code == 303
+        shown = second.get(f"/retention/pupils/{aged.kit}").get_data(as_text=True)
+        after = client.get(f"/transfers/imported/{incidents[0].id}")
+        gone = client.get(f"/transfers/imported/files/{stored[0].id}")
+        chronology = client.get(f"/pupils/{aged.kit}").get_data(as_text=True)
+    assert 'id="imported-tombstones"' in shown and OLD_SCHOOL in shown and "#41" in shown
+    assert "Uncle Rob" not in shown
+    assert after.status_code == 200 and "Uncle Rob" not in after.get_data(as_text=True)
+    assert DISPOSED_TEXT in after.get_data(as_text=True)
+    assert gone.status_code == 410
+    assert "Uncle Rob" not in chronology
+
+
+def test_a_record_passed_on_by_the_sender_is_tombstoned_with_the_school_that_recorded_it(
+    app, aged
+):
+    """A record the sender had itself imported names its origin: that is the school kept."""
+    _import_for(app, aged.kit, number=5, origin={"name": "Oakfield Primary", "urn": "100200"})
+    _dispose(app, aged)
+    with app.test_request_context():
+        [stone] = operations.imported_tombstones(aged.kit)
+        assert (stone.origin_school, stone.origin_urn, stone.source_number) == (
+            "Oakfield Primary",
+            "100200",
+            5,
+        )

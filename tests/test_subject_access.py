@@ -278,3 +278,43 @@ def test_a_second_dsl_role_is_not_needed(app, school, make_user, subject):
 def _export_redactions(app, export_id):
     with app.test_request_context():
         return db.session.get(SubjectAccessExport, export_id).redactions
+
+
+IMPORTED_ACCOUNT = "At Brookside Ada Quill and Jo Pike teased Kit; Carl Teacher saw it."
+
+
+def test_imported_records_come_out_marked_and_redacted_alike(
+    app, client, sign_in, step_up, school, subject
+):
+    from tests.test_retention import OLD_SCHOOL, _import_for
+
+    kit, _ = subject
+    _import_for(app, kit, number=77, account=IMPORTED_ACCOUNT, linked=["Jo Pike"])
+    export_id = _start(app, school, kit, staff=True)
+    doc = json.loads(_released(app, school, export_id, "json"))
+    [item] = doc["imported_incidents"]
+    assert (item["from_school"], item["their_number"]) == (OLD_SCHOOL, 77)
+    assert item["account"] == (
+        "At Brookside [another pupil] and [another pupil] teased Kit; [member of staff] saw it."
+    )
+    assert item["recorded_by"] == "[member of staff]"  # the other school's staff, by choice
+    assert "Called social care" in item["actions"][0]["text"]
+    text = _pdf_text(_released(app, school, export_id, "pdf"))
+    assert f"from {OLD_SCHOOL}" in text
+    for name in ("Ada Quill", "Jo Pike", "Carl Teacher", "Pat Hale"):
+        assert name not in text and name not in json.dumps(doc)
+    with app.test_request_context():
+        export = db.session.get(SubjectAccessExport, export_id)
+        imported = [r for r in export.redactions if r["key"] == f"imported:{_id(kit)}:account"]
+        assert sorted(r["kind"] for r in imported) == ["pupil", "pupil", "staff"]
+    # The DSL reviews them on the page, marked with the school they came from.
+    sign_in(school.dsl)
+    step_up()
+    page = client.get(f"/subject-access/{export_id}").get_data(as_text=True)
+    assert f"(imported from {OLD_SCHOOL})" in page and "Jo Pike" in page
+
+
+def _id(kit) -> int:
+    from server.transfer.models import ImportedIncident
+
+    return db.session.scalar(sa.select(ImportedIncident.id).where(ImportedIncident.pupil_id == kit))

@@ -11,6 +11,9 @@ this narrow one: the content columns set to fixed blanks, every other column unc
 pupil with an approved disposal (an `access_requests` row of kind 'disposal' decided by someone
 other than its proposer) and no legal hold in force. The triggers check all of that themselves,
 so no client (the application, psql, a plain `sqlite3`) gets any other UPDATE or any DELETE.
+Records imported from another school (0011_transfer: `imported_incidents`, `imported_files`)
+get the same narrow exception, and an imported transfer's pupil is fixed once set (the guard of
+a sender's chronology PDF finds its pupil through it).
 The constants below are the blanks of `server.retention.blanking` when this was written
 (tests/test_retention.py checks the two agree).
 """
@@ -28,7 +31,8 @@ depends_on = None
 
 DISPOSED_TEXT = '[Removed at the end of the retention period]'
 DISPOSED_DIGEST = '0' * 64
-APPEND_ONLY = ('legal_hold_events', 'disposal_tombstones')
+DISPOSED_IMPORTED_CONTENT = '{"account": "' + DISPOSED_TEXT + '", "disposed": true}'
+APPEND_ONLY = ('legal_hold_events', 'disposal_tombstones', 'imported_tombstones')
 
 # table: (how to reach the pupil from OLD, columns kept as they were, {column: blank})
 BLANKABLE = {
@@ -59,6 +63,23 @@ BLANKABLE = {
     'incident_files': (
         '(SELECT i.pupil_id FROM incidents i WHERE i.id = OLD.incident_id)',
         ('id', 'incident_id', 'stored_name', 'content_type', 'size', 'created_at'),
+        {'original_name': "'disposed'", 'sha256': f"'{DISPOSED_DIGEST}'"},
+    ),
+    # Records imported from another school (0011_transfer). A file's pupil is its incident's,
+    # or (the sender's chronology PDF, which has no incident) its transfer's, whose pupil
+    # cannot change once set (_guard_transfer_pupil).
+    'imported_incidents': (
+        'OLD.pupil_id',
+        ('id', 'incoming_transfer_id', 'pupil_id', 'source_uuid', 'source_number',
+         'occurred_at', 'sensitive', 'imported_at'),
+        {'content': f"'{DISPOSED_IMPORTED_CONTENT}'"},
+    ),
+    'imported_files': (
+        '(SELECT COALESCE((SELECT i.pupil_id FROM imported_incidents i '
+        'WHERE i.id = OLD.imported_incident_id), (SELECT t.pupil_id FROM incoming_transfers t '
+        'WHERE t.id = OLD.incoming_transfer_id)))',
+        ('id', 'incoming_transfer_id', 'imported_incident_id', 'kind', 'content_type', 'size',
+         'stored_name', 'imported_at'),
         {'original_name': "'disposed'", 'sha256': f"'{DISPOSED_DIGEST}'"},
     ),
 }
@@ -132,6 +153,26 @@ def _guard_append_only(table: str) -> None:
     op.execute(f'ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_no_change')
 
 
+def _guard_transfer_pupil() -> None:
+    """An imported transfer's pupil cannot change once set: the guard on imported files finds
+    the pupil of the sender's chronology PDF through it."""
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute(
+            'CREATE TRIGGER incoming_transfers_pupil_fixed BEFORE UPDATE ON incoming_transfers '
+            'WHEN OLD.pupil_id IS NOT NULL AND NEW.pupil_id IS NOT OLD.pupil_id '
+            "BEGIN SELECT RAISE(ABORT, 'incoming_transfers is append-only in pupil_id'); END"
+        )
+        return
+    op.execute(
+        'CREATE TRIGGER incoming_transfers_pupil_fixed BEFORE UPDATE ON incoming_transfers '
+        'FOR EACH ROW WHEN (OLD.pupil_id IS NOT NULL AND NEW.pupil_id IS DISTINCT FROM '
+        'OLD.pupil_id) EXECUTE FUNCTION haven_refuse_change()'
+    )
+    op.execute(
+        'ALTER TABLE incoming_transfers ENABLE ALWAYS TRIGGER incoming_transfers_pupil_fixed'
+    )
+
+
 def upgrade():
     op.create_table('legal_hold_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -170,6 +211,33 @@ def upgrade():
     )
     op.create_index('ix_disposal_tombstones_pupil_id', 'disposal_tombstones', ['pupil_id'])
 
+    # What is left of an incident imported from another school once disposed of.
+    op.create_table('imported_tombstones',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('pupil_id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('imported_incident_id', sa.Integer(), nullable=False),
+    sa.Column('origin_school', sa.String(length=200), nullable=False),
+    sa.Column('origin_urn', sa.String(length=20), nullable=False),
+    sa.Column('source_number', sa.Integer(), nullable=False),
+    sa.Column('occurred_at', server.database.UTCDateTime(), nullable=False),
+    sa.Column('imported_at', server.database.UTCDateTime(), nullable=False),
+    sa.Column('categories', sa.Text(), nullable=False),
+    sa.Column('actions', sa.Integer(), nullable=False),
+    sa.Column('files', sa.Integer(), nullable=False),
+    sa.Column('proposed_by_id', sa.Integer(), nullable=False),
+    sa.Column('approved_by_id', sa.Integer(), nullable=False),
+    sa.Column('disposed_at', server.database.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['pupil_id'], ['pupils.id'], name=op.f('fk_imported_tombstones_pupil_id_pupils')),
+    sa.ForeignKeyConstraint(['request_id'], ['access_requests.id'], name=op.f('fk_imported_tombstones_request_id_access_requests')),
+    sa.ForeignKeyConstraint(['imported_incident_id'], ['imported_incidents.id'], name=op.f('fk_imported_tombstones_imported_incident_id_imported_incidents')),
+    sa.ForeignKeyConstraint(['proposed_by_id'], ['users.id'], name=op.f('fk_imported_tombstones_proposed_by_id_users')),
+    sa.ForeignKeyConstraint(['approved_by_id'], ['users.id'], name=op.f('fk_imported_tombstones_approved_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_imported_tombstones')),
+    sa.UniqueConstraint('imported_incident_id', name=op.f('uq_imported_tombstones_imported_incident_id'))
+    )
+    op.create_index('ix_imported_tombstones_pupil_id', 'imported_tombstones', ['pupil_id'])
+
     # A file's own data key, wrapped under the master file key. Deleting the row is what
     # destroys the key: any copy of the file left anywhere can no longer be decrypted.
     op.create_table('file_keys',
@@ -201,9 +269,12 @@ def upgrade():
         make_append_only(table)
     for table in BLANKABLE:
         _guard_disposal_only(table)
+    _guard_transfer_pupil()
 
 
 def downgrade():
+    op.execute('DROP TRIGGER IF EXISTS incoming_transfers_pupil_fixed'
+               + ('' if op.get_bind().dialect.name == 'sqlite' else ' ON incoming_transfers'))
     for table in BLANKABLE:
         _guard_append_only(table)
     for table in reversed(APPEND_ONLY):
@@ -211,6 +282,8 @@ def downgrade():
     op.drop_index('ix_subject_access_exports_pupil_id', table_name='subject_access_exports')
     op.drop_table('subject_access_exports')
     op.drop_table('file_keys')
+    op.drop_index('ix_imported_tombstones_pupil_id', table_name='imported_tombstones')
+    op.drop_table('imported_tombstones')
     op.drop_index('ix_disposal_tombstones_pupil_id', table_name='disposal_tombstones')
     op.drop_table('disposal_tombstones')
     op.drop_index('ix_legal_hold_events_pupil_id', table_name='legal_hold_events')

@@ -21,7 +21,17 @@ files_cli = AppGroup("files", help="Attached files.")
 @files_cli.command("rekey")
 def rekey_command():
     """Re-encrypt files still under the master key with keys of their own."""
+    from server.transfer.models import ImportedFile, IncomingTransfer, OutgoingTransfer
+
     names = list(db.session.scalars(select(IncidentFile.stored_name).order_by(IncidentFile.id)))
+    # Records imported from other schools and transfer packages kept here hold the same content.
+    names += db.session.scalars(select(ImportedFile.stored_name).order_by(ImportedFile.id))
+    names += db.session.scalars(select(IncomingTransfer.stored_name).order_by(IncomingTransfer.id))
+    names += db.session.scalars(
+        select(OutgoingTransfer.stored_name)
+        .where(OutgoingTransfer.stored_name.is_not(None))
+        .order_by(OutgoingTransfer.id)
+    )
     rewritten = files.rekey_legacy(names)
     record("files.rekeyed", details={"files": rewritten})
     db.session.commit()

@@ -23,3 +23,10 @@ BLANKS = {
     "incident_body_marks": {"note": None},
     "incident_files": {"original_name": DISPOSED_FILE_NAME, "sha256": DISPOSED_DIGEST},
 }
+
+# An imported incident's content is one JSON document (server.transfer.imported): disposal
+# leaves this fixed one, which still reads as an incident with its account removed.
+DISPOSED_IMPORTED_CONTENT = '{"account": "' + DISPOSED_TEXT + '", "disposed": true}'
+
+BLANKS["imported_incidents"] = {"content": DISPOSED_IMPORTED_CONTENT}
+BLANKS["imported_files"] = {"original_name": DISPOSED_FILE_NAME, "sha256": DISPOSED_DIGEST}

@@ -32,7 +32,13 @@ from server.incidents.models import (
 )
 from server.pupils.models import Pupil
 from server.retention.blanking import BLANKS
-from server.retention.models import DisposalTombstone, LegalHoldEvent
+from server.retention.models import DisposalTombstone, ImportedTombstone, LegalHoldEvent
+from server.transfer.models import (
+    ImportedFile,
+    ImportedIncident,
+    IncomingTransfer,
+    OutgoingTransfer,
+)
 
 
 class RetentionRefused(Refused):
@@ -62,16 +68,23 @@ class RetentionStatus:
     due: bool
     hold: LegalHoldEvent | None
     proposal: AccessRequest | None
-    incidents: int  # not yet disposed
+    incidents: int  # not yet disposed, this school's and imported
     disposed: int
+    imported: int = 0  # of `incidents`, those imported from other schools
+
+
+def _count(column, where) -> int:
+    return db.session.scalar(select(func.count(column)).where(where))
 
 
 def status(pupil: Pupil, today: date | None = None) -> RetentionStatus:
     today = today or school_today()
-    disposed = db.session.scalar(
-        select(func.count(DisposalTombstone.id)).where(DisposalTombstone.pupil_id == pupil.id)
-    )
-    total = db.session.scalar(select(func.count(Incident.id)).where(Incident.pupil_id == pupil.id))
+    disposed = _count(DisposalTombstone.id, DisposalTombstone.pupil_id == pupil.id)
+    imported_disposed = _count(ImportedTombstone.id, ImportedTombstone.pupil_id == pupil.id)
+    local = _count(Incident.id, Incident.pupil_id == pupil.id)
+    imported = _count(ImportedIncident.id, ImportedIncident.pupil_id == pupil.id)
+    total = local + imported
+    disposed += imported_disposed
     return RetentionStatus(
         pupil=pupil,
         review_on=review_date(pupil),
@@ -80,6 +93,7 @@ def status(pupil: Pupil, today: date | None = None) -> RetentionStatus:
         proposal=pending_proposal(pupil.id),
         incidents=total - disposed,
         disposed=disposed,
+        imported=imported - imported_disposed,
     )
 
 
@@ -92,9 +106,17 @@ def due_for_review(today: date | None = None) -> list[RetentionStatus]:
         .where(~Incident.id.in_(select(DisposalTombstone.incident_id)))
         .distinct()
     )
+    undisposed_imported = (
+        select(ImportedIncident.pupil_id)
+        .where(~ImportedIncident.id.in_(select(ImportedTombstone.imported_incident_id)))
+        .distinct()
+    )
     candidates = db.session.scalars(
         select(Pupil)
-        .where(Pupil.date_of_birth <= latest_birth, Pupil.id.in_(undisposed))
+        .where(
+            Pupil.date_of_birth <= latest_birth,
+            Pupil.id.in_(undisposed) | Pupil.id.in_(undisposed_imported),
+        )
         .order_by(Pupil.date_of_birth, Pupil.legal_last_name)
     )
     return [item for item in (status(p, today) for p in candidates) if item.due]
@@ -213,7 +235,20 @@ def _undisposed_incidents(pupil_id: int) -> list[Incident]:
     )
 
 
-def _check_disposable(pupil: Pupil) -> list[Incident]:
+def _undisposed_imported(pupil_id: int) -> list[ImportedIncident]:
+    return list(
+        db.session.scalars(
+            select(ImportedIncident)
+            .where(
+                ImportedIncident.pupil_id == pupil_id,
+                ~ImportedIncident.id.in_(select(ImportedTombstone.imported_incident_id)),
+            )
+            .order_by(ImportedIncident.occurred_at, ImportedIncident.id)
+        )
+    )
+
+
+def _check_disposable(pupil: Pupil) -> tuple[list[Incident], list[ImportedIncident]]:
     if not status(pupil).due:
         raise RetentionRefused(
             f"These records are kept until {review_date(pupil):%-d %B %Y}: "
@@ -223,9 +258,10 @@ def _check_disposable(pupil: Pupil) -> list[Incident]:
     if hold_in_force(pupil.id) is not None:
         raise RetentionRefused("These records are on legal hold: lift the hold first.", 409)
     incidents = _undisposed_incidents(pupil.id)
-    if not incidents:
+    imported = _undisposed_imported(pupil.id)
+    if not incidents and not imported:
         raise RetentionRefused("There are no records left to dispose of.", 409)
-    return incidents
+    return incidents, imported
 
 
 def propose_disposal(pupil: Pupil, reason: str, *, by: User) -> AccessRequest:
@@ -233,16 +269,23 @@ def propose_disposal(pupil: Pupil, reason: str, *, by: User) -> AccessRequest:
         by, Permission.MANAGE_RETENTION, "Only a designated safeguarding lead proposes disposal."
     )
     reason = _reason(reason)
-    incidents = _check_disposable(pupil)
+    incidents, imported = _check_disposable(pupil)
     if pending_proposal(pupil.id) is not None:
         raise RetentionRefused("A disposal of these records is already waiting for approval.", 409)
     numbers = ", ".join(incident.label for incident in incidents)
     lines = [
         f"Dispose of the records of {pupil.legal_name} (born {pupil.date_of_birth:%-d %B %Y})",
-        f"{len(incidents)} incidents: {numbers}",
-        f"Reason: {reason}",
+        f"{len(incidents)} incidents: {numbers or 'none'}",
     ]
-    change = {"pupil_id": pupil.id, "incident_ids": [incident.id for incident in incidents]}
+    if imported:
+        labels = ", ".join(incident.label for incident in imported)
+        lines.append(f"{len(imported)} incidents imported from other schools: {labels}")
+    lines.append(f"Reason: {reason}")
+    change = {
+        "pupil_id": pupil.id,
+        "incident_ids": [incident.id for incident in incidents],
+        "imported_incident_ids": [incident.id for incident in imported],
+    }
     return file_request(DISPOSAL, pupil.id, lines, change, by)
 
 
@@ -275,18 +318,27 @@ def approve_disposal(request: AccessRequest, *, by: User) -> list[str]:
     _require(by, Permission.APPROVE_DISPOSAL, "Only a DSL or senior leader approves a disposal.")
     _not_the_proposer(request, by)
     pupil = db.session.get(Pupil, request.target_id)
-    incidents = _check_disposable(pupil)
-    if sorted(i.id for i in incidents) != sorted(request.change["incident_ids"]):
+    incidents, imported = _check_disposable(pupil)
+    proposed = request.change
+    if sorted(i.id for i in incidents) != sorted(proposed["incident_ids"]) or sorted(
+        i.id for i in imported
+    ) != sorted(proposed.get("imported_incident_ids", [])):
         raise RetentionRefused(
             "The records have changed since this disposal was proposed: decline it and "
             "propose again.",
             409,
         )
     decide(request, True, by=by)
-    return _carry_out(request, pupil, incidents, by)
+    return _carry_out(request, pupil, incidents, imported, by)
 
 
-def _carry_out(request: AccessRequest, pupil: Pupil, incidents: list[Incident], by: User):
+def _carry_out(
+    request: AccessRequest,
+    pupil: Pupil,
+    incidents: list[Incident],
+    imported: list[ImportedIncident],
+    by: User,
+):
     stored_names = []
     for incident in incidents:
         db.session.add(_tombstone(request, incident, by))
@@ -296,6 +348,8 @@ def _carry_out(request: AccessRequest, pupil: Pupil, incidents: list[Incident], 
     _blank(Incident, Incident.id.in_(ids))
     for model in (Action, IncidentEvent, IncidentBodyMark, IncidentFile):
         _blank(model, model.incident_id.in_(ids))
+    imported_files = _dispose_imported(request, pupil, imported, by)
+    stored_names += imported_files
     file_store.destroy(stored_names)
     _forget_working_copies(pupil.id)
     db.session.expire_all()
@@ -311,11 +365,79 @@ def _carry_out(request: AccessRequest, pupil: Pupil, incidents: list[Incident], 
             "proposed_by": request.requested_by_id,
             "approved_by": by.id,
             "incidents": len(ids),
+            "imported_incidents": len(imported),
             "files": len(stored_names),
         },
     )
     db.session.flush()
     return stored_names
+
+
+def _dispose_imported(
+    request: AccessRequest, pupil: Pupil, imported: list[ImportedIncident], by: User
+) -> list[str]:
+    """Tombstone and blank the imported incidents and their files; returns the stored names of
+    every copy of this pupil's transferred records whose key is to be destroyed: imported
+    attachments, the senders' chronology PDFs, the packages as they arrived and the packages
+    this school made and still keeps to send again."""
+    for incident in imported:
+        db.session.add(_imported_tombstone(request, incident, by))
+    db.session.flush()
+    transfers = select(IncomingTransfer.id).where(IncomingTransfer.pupil_id == pupil.id)
+    files = list(
+        db.session.scalars(
+            select(ImportedFile).where(ImportedFile.incoming_transfer_id.in_(transfers))
+        )
+    )
+    ids = [incident.id for incident in imported]
+    if ids:
+        _blank(ImportedIncident, ImportedIncident.id.in_(ids))
+    if files:
+        _blank(ImportedFile, ImportedFile.id.in_([file.id for file in files]))
+    stored_names = [file.stored_name for file in files]
+    stored_names += db.session.scalars(
+        select(IncomingTransfer.stored_name).where(IncomingTransfer.pupil_id == pupil.id)
+    )
+    for outgoing in db.session.scalars(
+        select(OutgoingTransfer).where(
+            OutgoingTransfer.pupil_id == pupil.id, OutgoingTransfer.stored_name.is_not(None)
+        )
+    ):
+        stored_names.append(outgoing.stored_name)
+        outgoing.stored_name = None
+    return stored_names
+
+
+def origin_of(incident: ImportedIncident) -> tuple[str, str]:
+    """(name, URN) of the school that recorded an imported incident: the sender, or the school
+    a record passed on by the sender names as its origin (the transfer branch's record v2)."""
+    origin = incident.data.get("origin_school")
+    if isinstance(origin, dict) and origin.get("name"):
+        return str(origin["name"])[:200], str(origin.get("urn") or "")[:20]
+    return incident.transfer.sender_name, incident.transfer.sender_urn
+
+
+def _imported_tombstone(
+    request: AccessRequest, incident: ImportedIncident, by: User
+) -> ImportedTombstone:
+    data = incident.data
+    categories = [str(name) for name in data.get("categories") or []]
+    school, urn = origin_of(incident)
+    return ImportedTombstone(
+        pupil_id=incident.pupil_id,
+        request_id=request.id,
+        imported_incident_id=incident.id,
+        origin_school=school,
+        origin_urn=urn,
+        source_number=incident.source_number,
+        occurred_at=incident.occurred_at,
+        imported_at=incident.imported_at,
+        categories="; ".join(categories),
+        actions=len(data.get("actions") or []),
+        files=len(incident.files),
+        proposed_by_id=request.requested_by_id,
+        approved_by_id=by.id,
+    )
 
 
 def _tombstone(request: AccessRequest, incident: Incident, by: User) -> DisposalTombstone:
@@ -380,6 +502,28 @@ def tombstones(pupil_id: int | None = None, limit: int = 200) -> list[DisposalTo
     if pupil_id is not None:
         query = query.where(DisposalTombstone.pupil_id == pupil_id)
     return list(db.session.scalars(query.limit(limit)))
+
+
+def imported_tombstones(pupil_id: int, limit: int = 200) -> list[ImportedTombstone]:
+    return list(
+        db.session.scalars(
+            select(ImportedTombstone)
+            .where(ImportedTombstone.pupil_id == pupil_id)
+            .order_by(ImportedTombstone.occurred_at, ImportedTombstone.id)
+            .limit(limit)
+        )
+    )
+
+
+def is_imported_disposed(imported_incident_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(ImportedTombstone.id).where(
+                ImportedTombstone.imported_incident_id == imported_incident_id
+            )
+        )
+        is not None
+    )
 
 
 def is_disposed(incident_id: int) -> bool:

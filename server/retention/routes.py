@@ -52,6 +52,7 @@ def pupil(pupil_id: int):
         status=operations.status(found),
         holds=operations.hold_history(found.id),
         tombstones=operations.tombstones(found.id),
+        imported_tombstones=operations.imported_tombstones(found.id),
         hold_form=ReasonForm(prefix="hold"),
         propose_form=ReasonForm(prefix="propose"),
         years=operations.retention_years(),

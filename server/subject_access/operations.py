@@ -162,6 +162,8 @@ def document(export: SubjectAccessExport) -> dict:
 
     incidents = []
     for entry in entries:
+        if entry.imported:
+            continue
         incident = entry.incident
         base = f"incident:{incident.id}"
         incidents.append(
@@ -231,6 +233,60 @@ def document(export: SubjectAccessExport) -> dict:
             "after review."
         ),
         "incidents": incidents,
+        "imported_incidents": [
+            _imported_document(entry, text) for entry in entries if entry.imported
+        ],
+    }
+
+
+def _imported_document(entry: redaction.Entry, text) -> dict:
+    """An incident imported from another school, marked with that school, redacted alike."""
+    incident, data = entry.incident, entry.incident.data
+    base = f"imported:{incident.id}"
+    return {
+        "from_school": entry.origin,
+        "their_number": incident.source_number,
+        "imported_at": _when(incident.imported_at),
+        "occurred_at": _when(incident.occurred_at),
+        "recorded_by": text(f"{base}:author", data.get("recorded_by")),
+        "recorded_for": text(f"{base}:on_behalf", redaction._imported_on_behalf(data)),
+        "categories": [str(name) for name in data.get("categories") or []],
+        "location": text(f"{base}:location", data.get("location")),
+        "account": text(f"{base}:account", data.get("account")),
+        "parents_reason": text(f"{base}:parents_reason", data.get("parents_reason")),
+        "body_marks": [
+            {
+                "number": mark.get("number"),
+                "side": mark.get("side"),
+                "kind": mark.get("kind"),
+                "note": text(f"{base}:mark:{mark.get('number')}:note", mark.get("note")),
+            }
+            for mark in data.get("body_marks") or []
+        ],
+        "files": [
+            text(f"{base}:file:{number}:name", item.get("name"))
+            for number, item in enumerate(data.get("files") or [], start=1)
+        ],
+        "actions": [
+            {
+                "at": action.get("recorded_at"),
+                "by": text(f"{base}:action:{number}:author", action.get("recorded_by")),
+                "recorded_for": text(
+                    f"{base}:action:{number}:on_behalf", redaction._imported_on_behalf(action)
+                ),
+                "text": text(f"{base}:action:{number}:text", action.get("text")),
+            }
+            for number, action in enumerate(data.get("actions") or [], start=1)
+        ],
+        "events": [
+            {
+                "at": event.get("recorded_at"),
+                "what": str(event.get("kind", "")).replace("_", " "),
+                "by": text(f"{base}:event:{number}:author", event.get("recorded_by")),
+                "note": text(f"{base}:event:{number}:note", event.get("note")),
+            }
+            for number, event in enumerate(data.get("events") or [], start=1)
+        ],
     }
 
 
@@ -264,6 +320,7 @@ def release(export: SubjectAccessExport, fmt: str, *, by: User) -> tuple[str, st
             "export_id": export.id,
             "format": fmt,
             "incidents": len(doc["incidents"]),
+            "imported_incidents": len(doc["imported_incidents"]),
             **redaction.counts(export.redactions),
         },  # fmt: skip
     )

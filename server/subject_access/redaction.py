@@ -34,7 +34,8 @@ from server.extensions import db
 from server.incidents.models import Incident, IncidentEvent, incident_pupils
 from server.pupils.models import Pupil
 from server.reports.names import NameHider, name_matcher
-from server.retention.models import DisposalTombstone
+from server.retention.models import DisposalTombstone, ImportedTombstone
+from server.transfer.models import ImportedIncident
 
 KINDS = {
     "pupil": "Another pupil’s name",
@@ -67,9 +68,11 @@ class Text:
 class Entry:
     """One incident as exported: facts that are not redacted, and its texts by key."""
 
-    incident: Incident
+    incident: Incident  # or an ImportedIncident, when `imported`
     linked: bool
     texts: list[Text] = field(default_factory=list)
+    imported: bool = False  # from another school (server.transfer), marked with its name
+    origin: str | None = None  # the school that recorded an imported incident
 
 
 def incidents_for(pupil: Pupil) -> list[Incident]:
@@ -93,7 +96,64 @@ def incidents_for(pupil: Pupil) -> list[Incident]:
 
 
 def entries_for(pupil: Pupil) -> list[Entry]:
-    return [_entry(incident, pupil) for incident in incidents_for(pupil)]
+    local = [_entry(incident, pupil) for incident in incidents_for(pupil)]
+    return local + [_imported_entry(incident) for incident in imported_for(pupil)]
+
+
+def imported_for(pupil: Pupil) -> list[ImportedIncident]:
+    """Incidents imported from other schools about the pupil, not yet disposed of."""
+    disposed = select(ImportedTombstone.imported_incident_id)
+    return list(
+        db.session.scalars(
+            select(ImportedIncident)
+            .where(ImportedIncident.pupil_id == pupil.id, ~ImportedIncident.id.in_(disposed))
+            .order_by(ImportedIncident.occurred_at, ImportedIncident.id)
+        )
+    )
+
+
+def _imported_entry(incident: ImportedIncident) -> Entry:
+    """The texts of an imported incident, keyed "imported:<id>:...": its staff are the other
+    school's, so their names are redacted as whole fields (they are not on this roll)."""
+    from server.retention.operations import origin_of
+
+    entry = Entry(incident=incident, linked=False, imported=True, origin=origin_of(incident)[0])
+    data, base = incident.data, f"imported:{incident.id}"
+
+    def add(key, where, text, whole=None):
+        if text and isinstance(text, str):
+            entry.texts.append(Text(f"{base}:{key}", f"{incident.label} – {where}", text, whole))
+
+    add("author", "recorded by", data.get("recorded_by"), "staff")
+    add("on_behalf", "recorded for", _imported_on_behalf(data), "third_party")
+    add("location", "where", data.get("location"))
+    add("account", "account", data.get("account"))
+    add("parents_reason", "parents not contacted because", data.get("parents_reason"))
+    for mark in data.get("body_marks") or []:
+        add(f"mark:{mark.get('number')}:note", f"body map mark {mark.get('number')}",
+            mark.get("note"))  # fmt: skip
+    for number, item in enumerate(data.get("files") or [], start=1):
+        add(f"file:{number}:name", "attached file", item.get("name"))
+    for number, action in enumerate(data.get("actions") or [], start=1):
+        where = f"action {number}"
+        add(f"action:{number}:author", f"{where} by", action.get("recorded_by"), "staff")
+        add(f"action:{number}:on_behalf", f"{where} recorded for",
+            _imported_on_behalf(action), "third_party")  # fmt: skip
+        add(f"action:{number}:assignee", f"{where} assigned to", action.get("assigned_to"),
+            "staff")  # fmt: skip
+        add(f"action:{number}:text", where, action.get("text"))
+    for number, event in enumerate(data.get("events") or [], start=1):
+        kind = str(event.get("kind", "change"))
+        add(f"event:{number}:author", f"{kind} by", event.get("recorded_by"), "staff")
+        add(f"event:{number}:note", f"{kind} note", event.get("note"))
+    return entry
+
+
+def _imported_on_behalf(data: dict) -> str | None:
+    person = data.get("recorded_on_behalf_of")
+    if not isinstance(person, dict) or not person.get("name"):
+        return None
+    return f"{person.get('name')} ({person.get('role') or ''})"
 
 
 def _entry(incident: Incident, pupil: Pupil) -> Entry:
@@ -148,7 +208,15 @@ def on_behalf(record) -> str | None:
 
 def find_redactions(pupil: Pupil, entries: list[Entry], options: dict[str, bool]) -> list[dict]:
     roster = list(db.session.scalars(select(Pupil)))
-    linked = {p.id: p for entry in entries for p in entry.incident.all_pupils}
+    linked = {p.id: p for entry in entries if not entry.imported for p in entry.incident.all_pupils}
+    # Pupils named by another school's record: not on this roll, so matched by those names.
+    elsewhere = name_matcher(
+        name
+        for entry in entries
+        if entry.imported
+        for name in entry.incident.data.get("linked_pupils") or []
+        if isinstance(name, str)
+    )
     pupils = NameHider("letters", roster, keep=pupil, linked=linked.values())
     staff = name_matcher(db.session.scalars(select(User.full_name)))
     on_behalf_texts = _on_behalf_texts(entries)
@@ -176,6 +244,8 @@ def find_redactions(pupil: Pupil, entries: list[Entry], options: dict[str, bool]
                 continue
             for start, end, other in pupils.matches(text.text):
                 add(text.key, start, end, "pupil", other.id)
+            for match in elsewhere.finditer(text.text) if elsewhere else ():
+                add(text.key, match.start(), match.end(), "pupil")
             for match in staff.finditer(text.text) if staff else ():
                 add(text.key, match.start(), match.end(), "staff")
             if text.key in on_behalf_texts:
@@ -190,6 +260,14 @@ def _on_behalf_texts(entries: list[Entry]) -> set[str]:
     """The accounts and action texts written for someone else: that person's words."""
     keys = set()
     for entry in entries:
+        if entry.imported:
+            data, base = entry.incident.data, f"imported:{entry.incident.id}"
+            if _imported_on_behalf(data):
+                keys.add(f"{base}:account")
+            for number, action in enumerate(data.get("actions") or [], start=1):
+                if _imported_on_behalf(action):
+                    keys.add(f"{base}:action:{number}:text")
+            continue
         if entry.incident.recorded_on_behalf_name:
             keys.add(f"incident:{entry.incident.id}:account")
         for action in entry.incident.actions:

@@ -265,6 +265,8 @@ def open_imported_file(
     if file is None:
         abort(404)
     pupil_id = file.transfer.pupil_id
+    if not stored_files.readable(file.stored_name):
+        abort(410, "This file was disposed of at the end of its retention period.")
     audit(
         "imported_file.downloaded",
         object_type="pupil",

@@ -465,6 +465,9 @@ def incoming_transfers(user: User) -> list[IncomingTransfer]:
 
 def opened_record(row: IncomingTransfer) -> dict:
     keys = transfer_keys()
+    if not stored_files.readable(row.stored_name):
+        # Its pupil's records were disposed of (server.retention): the key is destroyed.
+        raise TransferRefused("This package was disposed of with the pupil's records.", 410)
     package = verify_package(stored_files.load(row.stored_name), keys.fingerprint)
     return open_package(package, keys)
 
