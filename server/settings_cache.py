@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from server.extensions import db
 
+
 class SettingsVersion(db.Model):
     """One row whose token the settings tables' triggers replace on every change."""
 
