@@ -43,11 +43,15 @@ def tab_to(page: Page, target: Locator, backwards: bool = False) -> None:
 
 
 def open_disclosures(page: Page) -> None:
-    """Open any folded group ("More details") with the keyboard, so its fields can be reached.
-    The form has none yet; the check before sending is in `send_with_keyboard`."""
-    for summary in page.locator("form details:not([open]) > summary").all():
-        tab_to(page, summary)
+    """Open every folded group ("More details", and any folded inside it) with the keyboard, so
+    its fields can be reached. Opening one changes which are still closed: look again each time."""
+    closed = page.locator("form details:not([open]) > summary")
+    for _ in range(10):
+        if not closed.count():
+            return
+        tab_to(page, closed.first)
         page.keyboard.press("Enter")
+    raise AssertionError("a folded group would not open with Enter")
 
 
 def send_with_keyboard(page: Page) -> None:
