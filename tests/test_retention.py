@@ -882,3 +882,15 @@ def test_a_record_passed_on_by_the_sender_is_tombstoned_with_the_school_that_rec
             "100200",
             5,
         )
+
+
+def test_a_transfer_package_leaves_disposed_records_out(app, aged):
+    from server.transfer.record import build_record
+
+    _dispose(app, aged)
+    with app.test_request_context():
+        # A later local record about the pupil still goes; the disposed ones (their files'
+        # keys destroyed) are not passed on to the next school.
+        record, _ = build_record(_user(aged.dsl), _pupil(aged.kit))
+        numbers = [incident["number"] for incident in record["incidents"]]
+        assert not set(numbers) & set(aged.numbers)

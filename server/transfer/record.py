@@ -155,10 +155,34 @@ def chronology_pdf(user: User, pupil: Pupil) -> bytes:
     return pdf_bytes(document)
 
 
+def _not_disposed(incidents: list, imported: list) -> tuple[list, list]:
+    """Records disposed of at the end of their retention (server.retention) are not passed on:
+    here only their tombstones remain, and their files can no longer be decrypted."""
+    from server.retention.models import DisposalTombstone, ImportedTombstone
+
+    gone = set(
+        db.session.scalars(
+            select(DisposalTombstone.incident_id).where(
+                DisposalTombstone.incident_id.in_([incident.id for incident in incidents])
+            )
+        )
+    )
+    gone_imported = set(
+        db.session.scalars(
+            select(ImportedTombstone.imported_incident_id).where(
+                ImportedTombstone.imported_incident_id.in_([incident.id for incident in imported])
+            )
+        )
+    )
+    return (
+        [incident for incident in incidents if incident.id not in gone],
+        [incident for incident in imported if incident.id not in gone_imported],
+    )
+
+
 def build_record(user: User, pupil: Pupil) -> tuple[dict, list]:
     """The record, and every incident in it (this school's, then those imported here)."""
-    incidents = pupil_incidents(pupil)
-    earlier = imported_for_pupil(pupil.id)
+    incidents, earlier = _not_disposed(pupil_incidents(pupil), imported_for_pupil(pupil.id))
     pdf = chronology_pdf(user, pupil)
     record = {
         "format": RECORD_FORMAT,
