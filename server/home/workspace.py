@@ -13,18 +13,22 @@ from datetime import date
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
-from server.alerts.models import AlertUnread, IncidentRead
+from server.alerts.models import DANGER_RANK, AlertUnread, IncidentRead
 from server.auth.models import User, UserSession
 from server.auth.step_up import review_unlocked
-from server.chronology.build import STATUS_FILTERS, status_matches
+from server.chronology.build import STATUS_FILTERS
 from server.clock import school_today, start_of_day, utcnow
 from server.extensions import db
 from server.incidents import policy
-from server.incidents.models import ACTIVE_STATUSES, Action, Category, Incident
-from server.incidents.queries import current_status, entered_in_error, sensitive_incident
+from server.incidents.models import ACTIVE_STATUSES, Action, Category, Incident, IncidentState
+from server.incidents.queries import entered_in_error
 from server.pupils.models import Pupil
 
 LIST_LENGTH = 15
+# Counts by status stop here ("1,000+"): a count must not read the whole history.
+COUNT_CAP = 1000
+# An incident's unread alerts in the danger section: its own, and one per action since.
+UNREAD_ROWS_PER_INCIDENT = 4
 TOP_PUPILS = 5
 # Half-terms by their first day (month, day); schools' dates vary by a few days.
 HALF_TERM_STARTS = ((9, 1), (11, 1), (1, 1), (2, 19), (4, 15), (6, 1))
@@ -50,7 +54,8 @@ def half_term_start(today: date) -> date:
 
 
 def _visible(user: User, session_row: UserSession | None):
-    return policy.visible_incidents(user, session_row) & ~entered_in_error(Incident.id)
+    # Entered in error is asked of `incident_state` (kept by triggers), where every list starts.
+    return policy.visible_incidents(user, session_row)
 
 
 def _load_categories() -> None:
@@ -61,47 +66,88 @@ def _with_parts(query):
     return query.options(selectinload(Incident.events), selectinload(Incident.original_categories))
 
 
+def _listed(status: str):
+    """SQL: rows of `incident_state` in a list of this status (a key of STATUS_FILTERS)."""
+    return (IncidentState.in_error.is_(False)) & (IncidentState.status == status)
+
+
 def unread_priority(user: User, visible) -> list[Incident]:
-    # "Alerted and never read", asked from the user's few unread alerts (alert_unread, kept by
-    # triggers) rather than by walking every incident: an incident never read has all its
-    # alerts unread, so it is among them, and the never-read test below keeps the rest out.
-    alerted = Incident.id.in_(
-        select(AlertUnread.incident_id).where(AlertUnread.user_id == user.id)
-    )
+    # "Alerted and never read", asked from the user's unread alerts in the danger section
+    # (alert_unread, kept by triggers, walked down its (user, rank, created_at) index) rather
+    # than by walking every incident: an incident never read has all its alerts unread, so it
+    # is among them, and the never-read test keeps the rest out.
     read = exists().where(IncidentRead.user_id == user.id, IncidentRead.incident_id == Incident.id)
-    query = (
-        select(Incident)
-        .where(visible, alerted, ~read, Incident.urgent.is_(True) | sensitive_incident(Incident.id))
-        .order_by(Incident.created_at.desc())
-        .limit(LIST_LENGTH)
-    )
+    rows = db.session.execute(
+        select(Incident.id)
+        .join(AlertUnread, AlertUnread.incident_id == Incident.id)
+        .join(IncidentState, IncidentState.incident_id == Incident.id)
+        .where(
+            AlertUnread.user_id == user.id,
+            AlertUnread.rank == DANGER_RANK,
+            IncidentState.in_error.is_(False),
+            visible,
+            ~read,
+        )
+        .order_by(AlertUnread.created_at.desc(), AlertUnread.alert_id.desc())
+        .limit(LIST_LENGTH * UNREAD_ROWS_PER_INCIDENT)
+    ).all()
+    ids = list(dict.fromkeys(row.id for row in rows))[:LIST_LENGTH]
+    if not ids:
+        return []
+    query = select(Incident).where(Incident.id.in_(ids)).order_by(Incident.created_at.desc())
     return list(db.session.scalars(_with_parts(query)))
 
 
-def status_counts(visible) -> dict[str, int]:
-    columns = [func.count().filter(status_matches(status)) for status in STATUS_FILTERS]
-    counts = db.session.execute(select(*columns).select_from(Incident).where(visible)).one()
-    return dict(zip(STATUS_FILTERS, counts, strict=True))
+def status_counts(visible) -> dict[str, int | None]:
+    """{status: how many incidents}, each counted up to COUNT_CAP; None where there are more
+    (shown as "1,000+"): one query that reads at most COUNT_CAP index entries a status, however
+    long the school's history."""
+    columns = []
+    for status in STATUS_FILTERS:
+        capped = (
+            select(IncidentState.incident_id)
+            .join(Incident, Incident.id == IncidentState.incident_id)
+            .where(_listed(status), visible)
+            .limit(COUNT_CAP + 1)
+            .subquery()
+        )
+        columns.append(select(func.count()).select_from(capped).scalar_subquery())
+    counts = db.session.execute(select(*columns)).one()
+    return {
+        status: (count if count <= COUNT_CAP else None)
+        for status, count in zip(STATUS_FILTERS, counts, strict=True)
+    }
 
 
 def incidents_with_status(visible, status: str) -> list[Incident]:
-    # Open work oldest first (the longest waiting); finished work newest first.
+    # Open work oldest first (the longest waiting); finished work newest first. A walk down
+    # incident_state's (in_error, status, created_at, incident_id) index, limited.
     waiting = status in (*ACTIVE_STATUSES, "referred")
-    order = Incident.created_at if waiting else Incident.created_at.desc()
-    query = (
-        select(Incident)
-        .where(visible, status_matches(status))
-        .order_by(order, Incident.number)
-        .limit(LIST_LENGTH)
+    if waiting:
+        order = (IncidentState.created_at, IncidentState.incident_id)
+    else:
+        order = (IncidentState.created_at.desc(), IncidentState.incident_id.desc())
+    ids = list(
+        db.session.scalars(
+            select(IncidentState.incident_id)
+            .join(Incident, Incident.id == IncidentState.incident_id)
+            .where(_listed(status), visible)
+            .order_by(*order)
+            .limit(LIST_LENGTH)
+        )
     )
-    return list(db.session.scalars(_with_parts(query)))
+    if not ids:
+        return []
+    query = _with_parts(select(Incident).where(Incident.id.in_(ids)))
+    found = {incident.id: incident for incident in db.session.scalars(query)}
+    return [found[incident_id] for incident_id in ids]
 
 
 def _actions(visible):
     return (
         select(Action)
         .join(Incident, Incident.id == Action.incident_id)
-        .where(visible)
+        .where(visible, ~entered_in_error(Incident.id))
         .options(selectinload(Action.incident).selectinload(Incident.events))
     )
 
@@ -117,7 +163,12 @@ def overdue(visible, today: date) -> list[Action]:
     closes them)."""
     query = (
         _actions(visible)
-        .where(Action.due_on < today, current_status(Incident.id).in_(ACTIVE_STATUSES))
+        .join(IncidentState, IncidentState.incident_id == Incident.id)
+        .where(
+            Action.due_on < today,
+            IncidentState.in_error.is_(False),
+            IncidentState.status.in_((*ACTIVE_STATUSES, "referred")),
+        )
         .order_by(Action.due_on, Action.id)
     )
     return list(db.session.scalars(query.limit(LIST_LENGTH)))
@@ -127,7 +178,9 @@ def top_pupils(visible, since: date) -> list[tuple[Pupil, int]]:
     count = func.count(Incident.id).label("incidents")
     rows = db.session.execute(
         select(Incident.pupil_id, count)
-        .where(visible, Incident.occurred_at >= start_of_day(since))
+        .where(
+            visible, ~entered_in_error(Incident.id), Incident.occurred_at >= start_of_day(since)
+        )
         .group_by(Incident.pupil_id)
         .order_by(count.desc(), Incident.pupil_id)
         .limit(TOP_PUPILS)
