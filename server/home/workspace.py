@@ -72,29 +72,26 @@ def _listed(status: str):
 
 
 def unread_priority(user: User, visible) -> list[Incident]:
-    # "Alerted and never read", asked from the user's unread alerts in the danger section
-    # (alert_unread, kept by triggers, walked down its (user, rank, created_at) index) rather
-    # than by walking every incident: an incident never read has all its alerts unread, so it
-    # is among them, and the never-read test keeps the rest out.
-    read = exists().where(IncidentRead.user_id == user.id, IncidentRead.incident_id == Incident.id)
-    rows = db.session.execute(
-        select(Incident.id)
-        .join(AlertUnread, AlertUnread.incident_id == Incident.id)
-        .join(IncidentState, IncidentState.incident_id == Incident.id)
-        .where(
-            AlertUnread.user_id == user.id,
-            AlertUnread.rank == DANGER_RANK,
-            IncidentState.in_error.is_(False),
-            visible,
-            ~read,
-        )
+    # "Alerted and never read", asked from the user's newest unread alerts in the danger
+    # section (alert_unread, kept by triggers, walked down its (user, rank, created_at) index
+    # and LIMITed) rather than by walking every incident: an incident never read has all its
+    # alerts unread, so it is among them, and the never-read test keeps the rest out.
+    newest_danger = (
+        select(AlertUnread.incident_id)
+        .where(AlertUnread.user_id == user.id, AlertUnread.rank == DANGER_RANK)
         .order_by(AlertUnread.created_at.desc(), AlertUnread.alert_id.desc())
         .limit(LIST_LENGTH * UNREAD_ROWS_PER_INCIDENT)
-    ).all()
-    ids = list(dict.fromkeys(row.id for row in rows))[:LIST_LENGTH]
-    if not ids:
-        return []
-    query = select(Incident).where(Incident.id.in_(ids)).order_by(Incident.created_at.desc())
+    )
+    read = exists().where(IncidentRead.user_id == user.id, IncidentRead.incident_id == Incident.id)
+    query = (
+        select(Incident)
+        .join(IncidentState, IncidentState.incident_id == Incident.id)
+        .where(
+            Incident.id.in_(newest_danger), IncidentState.in_error.is_(False), visible, ~read
+        )
+        .order_by(Incident.created_at.desc())
+        .limit(LIST_LENGTH)
+    )
     return list(db.session.scalars(_with_parts(query)))
 
 
@@ -121,26 +118,20 @@ def status_counts(visible) -> dict[str, int | None]:
 
 def incidents_with_status(visible, status: str) -> list[Incident]:
     # Open work oldest first (the longest waiting); finished work newest first. A walk down
-    # incident_state's (in_error, status, created_at, incident_id) index, limited.
+    # incident_state's (in_error, status, created_at, incident_id) index, LIMITed.
     waiting = status in (*ACTIVE_STATUSES, "referred")
     if waiting:
         order = (IncidentState.created_at, IncidentState.incident_id)
     else:
         order = (IncidentState.created_at.desc(), IncidentState.incident_id.desc())
-    ids = list(
-        db.session.scalars(
-            select(IncidentState.incident_id)
-            .join(Incident, Incident.id == IncidentState.incident_id)
-            .where(_listed(status), visible)
-            .order_by(*order)
-            .limit(LIST_LENGTH)
-        )
+    query = (
+        select(Incident)
+        .join(IncidentState, IncidentState.incident_id == Incident.id)
+        .where(_listed(status), visible)
+        .order_by(*order)
+        .limit(LIST_LENGTH)
     )
-    if not ids:
-        return []
-    query = _with_parts(select(Incident).where(Incident.id.in_(ids)))
-    found = {incident.id: incident for incident in db.session.scalars(query)}
-    return [found[incident_id] for incident_id in ids]
+    return list(db.session.scalars(_with_parts(query)))
 
 
 def _actions(visible):
