@@ -5,7 +5,7 @@ from server.approvals.operations import pending_count
 from server.auth.access import signed_in
 from server.auth.roles import Permission
 from server.home import bp
-from server.home.workspace import COUNT_CAP, age, workspace
+from server.home.workspace import age, workspace
 from server.incidents.policy import reads_incidents
 
 
@@ -17,6 +17,4 @@ def index():
     if not reads_incidents(me):
         return render_template("home/index.html", work=None, requests_waiting=waiting)
     work = workspace(me, g.get("user_session"), request.args.get("status", "open"))
-    return render_template(
-        "home/index.html", work=work, age=age, requests_waiting=waiting, count_cap=COUNT_CAP
-    )
+    return render_template("home/index.html", work=work, age=age, requests_waiting=waiting)

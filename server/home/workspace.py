@@ -45,6 +45,8 @@ class Workspace:
     top_pupils: list[tuple[Pupil, int]]
     half_term_start: date
     review_unlocked: bool
+    # Where the status counts stop (a count of None is shown as "1,000+").
+    count_cap: int = COUNT_CAP
 
 
 def half_term_start(today: date) -> date:
@@ -204,6 +206,7 @@ def workspace(user: User, session_row: UserSession | None, status: str = "open")
         top_pupils=top_pupils(visible, since),
         half_term_start=since,
         review_unlocked=review_unlocked(session_row),
+        count_cap=COUNT_CAP,
     )
 
 
