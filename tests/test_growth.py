@@ -141,13 +141,18 @@ def test_the_migration_fills_the_unread_set_from_the_history(app, school, record
     from importlib import import_module
 
     record_incident(school.staff, school.ben)
+    record_incident(school.staff, school.ada, urgent=True)
+    record_incident(school.dsl, school.ben, categories=["Safeguarding – Neglect"])
     migration = import_module("migrations.versions.0010_performance")
+    unread = select(AlertUnread.alert_id, AlertUnread.sensitive, AlertUnread.rank)
     with app.app_context():
-        kept = set(db.session.execute(select(AlertUnread.alert_id)).scalars())
+        kept = set(db.session.execute(unread).all())
         db.session.execute(sa.delete(AlertUnread))
         db.session.execute(sa.text(migration._BACKFILL))
-        rebuilt = set(db.session.execute(select(AlertUnread.alert_id)).scalars())
+        db.session.execute(sa.text(migration._UNREAD_RANK_BACKFILL))
+        rebuilt = set(db.session.execute(unread).all())
         db.session.rollback()
+    assert {(sensitive, rank) for _, sensitive, rank in kept} == {(False, 1), (False, 0), (True, 0)}
     assert kept == rebuilt and kept
 
 

@@ -1,4 +1,4 @@
-"""performance: unread alerts kept as a set (by triggers), and indexes for keyset pages
+"""performance: unread alerts and incidents' current status kept by triggers; keyset indexes
 
 Revision ID: 0010_performance
 Revises: 0009_workspace
@@ -9,7 +9,16 @@ itself (a trigger adds the row when an alert is inserted; another removes a pers
 an incident when they read it), so every way of writing alerts or reads keeps it right and the
 menu's count and the inbox's unread section read only the unread rows, never all of a DSL's
 history. `alerts` and `incident_reads` remain the record; this table can always be rebuilt
-from them (the upgrade does exactly that).
+from them (the upgrade does exactly that). Each unread row also carries the inbox's section
+(`rank`: 0 urgent or Safeguarding, 1 the rest) and whether the incident is now Safeguarding,
+set when the alert is made and again at each re-categorisation, so the inbox's page 1 is one
+walk down (user_id, rank, created_at desc, alert_id desc), LIMITed, whatever the backlog.
+
+`incident_state` is the same idea for the home page's workspace: each incident's current
+status ("referred" for an open one with an agency), kept by triggers on inserts into
+`incidents`, `incident_events` and `incident_agencies`; the incident and its events stay
+immutable and remain the record. Its lists and capped counts walk (in_error, status,
+created_at, incident_id).
 """
 import sqlalchemy as sa
 from alembic import op
