@@ -10,11 +10,12 @@ alerted to. A fixed number of queries, whatever the school's size.
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, union
 from sqlalchemy.orm import selectinload
 
-from server.alerts.models import DANGER_RANK, AlertUnread, IncidentRead
+from server.alerts.models import DANGER_RANK, Alert, AlertUnread, IncidentRead
 from server.auth.models import User, UserSession
+from server.auth.roles import Permission, Role
 from server.auth.step_up import review_unlocked
 from server.chronology.build import STATUS_FILTERS
 from server.clock import school_today, start_of_day, utcnow
@@ -22,7 +23,7 @@ from server.extensions import db
 from server.incidents import policy
 from server.incidents.models import ACTIVE_STATUSES, Action, Category, Incident, IncidentState
 from server.incidents.queries import entered_in_error
-from server.pupils.models import Pupil
+from server.pupils.models import Pupil, class_teachers
 
 LIST_LENGTH = 15
 # Counts by status stop here ("1,000+"): a count must not read the whole history.
@@ -68,6 +69,46 @@ def _with_parts(query):
     return query.options(selectinload(Incident.events), selectinload(Incident.original_categories))
 
 
+def _candidates(user: User, session_row: UserSession | None):
+    """SQL: a superset of the incidents `user` may read, drawn from their own history, or None
+    where the walk down the whole school's `incident_state` is the short one.
+
+    A list or capped count walks one status until it has enough rows `visible` allows. For
+    someone who may read nearly everything (review unlocked with REVIEW_ALL, or a DSL, who is
+    alerted to every incident by a rule that cannot be switched off) almost every row counts,
+    so the walk stops early. For anyone else most rows would be skipped, so the walk starts
+    from what they wrote, were alerted to and (with review) their class's incidents: their
+    own history, not the school's. `visible` still decides; this only chooses where to look.
+    """
+    if user.has_role(Role.DSL) or (
+        review_unlocked(session_row) and user.can(Permission.REVIEW_ALL)
+    ):
+        return None
+    sources = [
+        select(Incident.id).where(Incident.author_id == user.id),
+        select(Alert.incident_id).where(Alert.user_id == user.id),
+    ]
+    if review_unlocked(session_row) and user.can(Permission.REVIEW_OWN_CLASS):
+        sources.append(
+            select(Incident.id)
+            .join(Pupil, Pupil.id == Incident.pupil_id)
+            .join(class_teachers, class_teachers.c.class_id == Pupil.class_id)
+            .where(class_teachers.c.user_id == user.id)
+        )
+    return union(*sources)
+
+
+def _walk(status: str, visible, candidates):
+    query = (
+        select(IncidentState.incident_id)
+        .join(Incident, Incident.id == IncidentState.incident_id)
+        .where(_listed(status), visible)
+    )
+    if candidates is not None:
+        query = query.where(IncidentState.incident_id.in_(candidates))
+    return query
+
+
 def _listed(status: str):
     """SQL: rows of `incident_state` in a list of this status (a key of STATUS_FILTERS)."""
     return (IncidentState.in_error.is_(False)) & (IncidentState.status == status)
@@ -88,28 +129,20 @@ def unread_priority(user: User, visible) -> list[Incident]:
     query = (
         select(Incident)
         .join(IncidentState, IncidentState.incident_id == Incident.id)
-        .where(
-            Incident.id.in_(newest_danger), IncidentState.in_error.is_(False), visible, ~read
-        )
+        .where(Incident.id.in_(newest_danger), IncidentState.in_error.is_(False), visible, ~read)
         .order_by(Incident.created_at.desc())
         .limit(LIST_LENGTH)
     )
     return list(db.session.scalars(_with_parts(query)))
 
 
-def status_counts(visible) -> dict[str, int | None]:
+def status_counts(visible, candidates=None) -> dict[str, int | None]:
     """{status: how many incidents}, each counted up to COUNT_CAP; None where there are more
     (shown as "1,000+"): one query that reads at most COUNT_CAP index entries a status, however
     long the school's history."""
     columns = []
     for status in STATUS_FILTERS:
-        capped = (
-            select(IncidentState.incident_id)
-            .join(Incident, Incident.id == IncidentState.incident_id)
-            .where(_listed(status), visible)
-            .limit(COUNT_CAP + 1)
-            .subquery()
-        )
+        capped = _walk(status, visible, candidates).limit(COUNT_CAP + 1).subquery()
         columns.append(select(func.count()).select_from(capped).scalar_subquery())
     counts = db.session.execute(select(*columns)).one()
     return {
@@ -118,7 +151,7 @@ def status_counts(visible) -> dict[str, int | None]:
     }
 
 
-def incidents_with_status(visible, status: str) -> list[Incident]:
+def incidents_with_status(visible, status: str, candidates=None) -> list[Incident]:
     # Open work oldest first (the longest waiting); finished work newest first. A walk down
     # incident_state's (in_error, status, created_at, incident_id) index, LIMITed.
     waiting = status in (*ACTIVE_STATUSES, "referred")
@@ -133,6 +166,8 @@ def incidents_with_status(visible, status: str) -> list[Incident]:
         .order_by(*order)
         .limit(LIST_LENGTH)
     )
+    if candidates is not None:
+        query = query.where(IncidentState.incident_id.in_(candidates))
     return list(db.session.scalars(_with_parts(query)))
 
 
@@ -171,9 +206,7 @@ def top_pupils(visible, since: date) -> list[tuple[Pupil, int]]:
     count = func.count(Incident.id).label("incidents")
     rows = db.session.execute(
         select(Incident.pupil_id, count)
-        .where(
-            visible, ~entered_in_error(Incident.id), Incident.occurred_at >= start_of_day(since)
-        )
+        .where(visible, ~entered_in_error(Incident.id), Incident.occurred_at >= start_of_day(since))
         .group_by(Incident.pupil_id)
         .order_by(count.desc(), Incident.pupil_id)
         .limit(TOP_PUPILS)
@@ -194,13 +227,14 @@ def workspace(user: User, session_row: UserSession | None, status: str = "open")
         status = "open"
     _load_categories()
     visible = _visible(user, session_row)
+    candidates = _candidates(user, session_row)
     today = school_today()
     since = half_term_start(today)
     return Workspace(
         unread_priority=unread_priority(user, visible),
-        status_counts=status_counts(visible),
+        status_counts=status_counts(visible, candidates),
         status=status,
-        by_status=incidents_with_status(visible, status),
+        by_status=incidents_with_status(visible, status, candidates),
         assigned_to_me=assigned_to(user, visible),
         overdue=overdue(visible, today),
         top_pupils=top_pupils(visible, since),
