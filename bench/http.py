@@ -403,7 +403,8 @@ def grow_alerts(total: int, dsl_id: int, author_id: int, unread: int | None = No
         db.session.execute(sa.insert(Incident), incidents)
         db.session.execute(sa.insert(incident_categories), categories)
         db.session.execute(sa.insert(Alert), alerts)
-        db.session.execute(sa.insert(IncidentRead), reads)
+        if reads:  # an empty executemany would insert one row of defaults
+            db.session.execute(sa.insert(IncidentRead), reads)
         db.session.commit()
     if db.engine.dialect.name == "postgresql":
         sequence = db.session.scalar(sa.text("SELECT pg_get_serial_sequence('incidents', 'id')"))
