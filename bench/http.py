@@ -152,8 +152,11 @@ def grow_roll(total: int) -> None:
     db.session.commit()
 
 
-def session_cookie(app, user_id: int, raw_csrf: str) -> tuple[str, str]:
-    """(Cookie header, X-CSRFToken) for a live server-side session of `user_id`."""
+def session_cookie(
+    app, user_id: int, raw_csrf: str, *, stepped_up: bool = False
+) -> tuple[str, str]:
+    """(Cookie header, X-CSRFToken) for a live server-side session of `user_id`; with
+    `stepped_up`, review unlocked as after a passkey step-up (the DSL's whole-school view)."""
     from itsdangerous import URLSafeTimedSerializer
 
     from server.auth.models import UserSession
@@ -162,7 +165,13 @@ def session_cookie(app, user_id: int, raw_csrf: str) -> tuple[str, str]:
 
     token = secrets.token_urlsafe(32)
     with app.test_request_context():
-        db.session.add(UserSession(token_hash=token_digest(token), user_id=user_id))
+        row = UserSession(token_hash=token_digest(token), user_id=user_id)
+        if stepped_up:
+            from server.clock import utcnow
+
+            # Long enough for the growth runs: the bench's own session, never a real one.
+            row.stepped_up_at = row.last_assertion_at = row.review_active_at = utcnow()
+        db.session.add(row)
         db.session.commit()
         signer = app.session_interface.get_signing_serializer(app)
         cookie = signer.dumps(
@@ -394,7 +403,8 @@ def grow_alerts(total: int, dsl_id: int, author_id: int, unread: int | None = No
         db.session.execute(sa.insert(Incident), incidents)
         db.session.execute(sa.insert(incident_categories), categories)
         db.session.execute(sa.insert(Alert), alerts)
-        db.session.execute(sa.insert(IncidentRead), reads)
+        if reads:  # an empty executemany would insert one row of defaults
+            db.session.execute(sa.insert(IncidentRead), reads)
         db.session.commit()
     if db.engine.dialect.name == "postgresql":
         sequence = db.session.scalar(sa.text("SELECT pg_get_serial_sequence('incidents', 'id')"))
@@ -572,16 +582,20 @@ def _growth(app, args, ids: dict, dsl_cookie: str, cookie: str) -> None:
     if args.alerts:
         print("\nThe DSL's alert inbox as her alerts grow (in-process, median of 7)")
         print(
-            f"  {'alerts':>8} {'page 1 ms':>10} {'queries':>8} {'page 2 ms':>10} {'home ms':>8} {'queries':>8}"  # noqa: E501 (a table row)
+            f"  {'alerts':>8} {'page 1 ms':>10} {'queries':>8} {'page 2 ms':>10} {'home ms':>8} {'queries':>8} {'home† ms':>9} {'queries':>8}"  # noqa: E501 (a table row)
         )
+        print("  († the DSL's home page with review unlocked: the whole school's incidents)")
     for total in args.alerts:
         grow_alerts_in_app(app, total, ids, args.unread)
         first, first_queries, _ = timed_get(app, dsl_cookie, "/alerts")
         second_path = _second_page(app, dsl_cookie)
         second, _, _ = timed_get(app, dsl_cookie, second_path)
         home, home_queries, _ = timed_get(app, dsl_cookie, "/")
+        # A fresh step-up each time: review locks 15 minutes after it (growing takes a while).
+        review_cookie, _ = session_cookie(app, ids["dsl"], secrets.token_hex(20), stepped_up=True)
+        review, review_queries, _ = timed_get(app, review_cookie, "/")
         print(
-            f"  {total:>8,} {first:10.1f} {first_queries:8d} {second:10.1f} {home:8.1f} {home_queries:8d}",  # noqa: E501 (a table row)
+            f"  {total:>8,} {first:10.1f} {first_queries:8d} {second:10.1f} {home:8.1f} {home_queries:8d} {review:9.1f} {review_queries:8d}",  # noqa: E501 (a table row)
             flush=True,
         )
     if args.roster_sizes:

@@ -13,7 +13,7 @@ from server.alerts.models import Alert, AlertUnread, IncidentRead
 from server.auth.models import User
 from server.extensions import db
 from server.incidents import operations as incidents
-from server.incidents.models import Incident
+from server.incidents.models import Incident, IncidentState
 from server.incidents.queries import sensitive_incident
 from tests.test_query_budgets import counted
 
@@ -141,14 +141,196 @@ def test_the_migration_fills_the_unread_set_from_the_history(app, school, record
     from importlib import import_module
 
     record_incident(school.staff, school.ben)
+    record_incident(school.staff, school.ada, urgent=True)
+    record_incident(school.dsl, school.ben, categories=["Safeguarding – Neglect"])
     migration = import_module("migrations.versions.0010_performance")
+    unread = select(AlertUnread.alert_id, AlertUnread.sensitive, AlertUnread.rank)
     with app.app_context():
-        kept = set(db.session.execute(select(AlertUnread.alert_id)).scalars())
+        kept = set(db.session.execute(unread).all())
         db.session.execute(sa.delete(AlertUnread))
         db.session.execute(sa.text(migration._BACKFILL))
-        rebuilt = set(db.session.execute(select(AlertUnread.alert_id)).scalars())
+        db.session.execute(sa.text(migration._UNREAD_RANK_BACKFILL))
+        rebuilt = set(db.session.execute(unread).all())
         db.session.rollback()
+    assert {(sensitive, rank) for _, sensitive, rank in kept} == {(False, 1), (False, 0), (True, 0)}
     assert kept == rebuilt and kept
+
+
+def _stepped_up_request():
+    from flask import g
+
+    from server.auth.models import UserSession
+    from server.clock import utcnow
+
+    now = utcnow()
+    g.user_session = UserSession(stepped_up_at=now, last_assertion_at=now, review_active_at=now)
+
+
+def _expected_state(incident: Incident) -> tuple[str, bool]:
+    """(workspace status, in error) as the Python model reads them, the record's own answer."""
+    status = incident.status
+    if status == "open" and incident.agencies:
+        status = "referred"
+    return status, incident.entered_in_error
+
+
+def test_incident_state_follows_every_event_and_its_backfill_agrees(app, school, record_incident):
+    from importlib import import_module
+
+    mash = school.vocabulary["Children's social care / MASH"]
+    n = {
+        "open": record_incident(school.staff, school.ada),
+        "referred": record_incident(school.staff, school.ben, agency_ids=[mash]),
+        "closed": record_incident(school.staff, school.ada),
+        "reopened": record_incident(school.staff, school.ada),
+        "monitoring": record_incident(school.staff, school.ben),
+        "referred_again": record_incident(school.staff, school.ben, agency_ids=[mash]),
+        "nfa": record_incident(school.staff, school.ada),
+        "error": record_incident(school.staff, school.ada),
+    }
+    with app.test_request_context():
+        _stepped_up_request()
+        dsl = db.session.get(User, school.dsl.id)
+        incidents.change_status(dsl, _incident(n["closed"]), "closed", "Done.")
+        incidents.change_status(dsl, _incident(n["reopened"]), "closed", "Done.")
+        incidents.change_status(dsl, _incident(n["reopened"]), "reopened", "More came to light.")
+        incidents.change_status(dsl, _incident(n["monitoring"]), "monitoring", "Watching.")
+        incidents.change_status(dsl, _incident(n["referred_again"]), "monitoring", "Watching.")
+        incidents.change_status(dsl, _incident(n["referred_again"]), "monitoring_ended", "Ok.")
+        incidents.change_status(dsl, _incident(n["nfa"]), "no_further_action", "Nothing more.")
+        incidents.correct_incident(dsl, _incident(n["error"]), "entered_in_error", "Wrong pupil.")
+        db.session.commit()
+    migration = import_module("migrations.versions.0010_performance")
+    with app.app_context():
+        kept = {
+            row.incident_id: (row.status, row.in_error)
+            for row in db.session.scalars(select(IncidentState))
+        }
+        expected = {
+            incident.id: _expected_state(incident)
+            for incident in db.session.scalars(select(Incident))
+        }
+        assert kept == expected
+        assert {kept[_incident(number).id][0] for key, number in n.items() if key != "error"} == {
+            "open",
+            "referred",
+            "closed",
+            "monitoring",
+            "no_further_action",
+        }
+        assert kept[_incident(n["referred_again"]).id] == ("referred", False)
+        assert kept[_incident(n["error"]).id] == ("open", True)
+        db.session.execute(sa.delete(IncidentState))
+        db.session.execute(sa.text(migration._STATE_BACKFILL))
+        db.session.execute(sa.text(migration._STATE_BACKFILL_STATUS))
+        rebuilt = {
+            row.incident_id: (row.status, row.in_error)
+            for row in db.session.scalars(select(IncidentState))
+        }
+        db.session.rollback()
+    assert rebuilt == kept
+
+
+def _unread_rows(user_id) -> dict[int, tuple[bool, int]]:
+    return {
+        row.incident_id: (row.sensitive, row.rank)
+        for row in db.session.scalars(select(AlertUnread).where(AlertUnread.user_id == user_id))
+    }
+
+
+def test_the_unread_sections_follow_urgency_and_recategorisation(app, school, record_incident):
+    older = record_incident(school.staff, school.ada)
+    urgent = record_incident(school.staff, school.ada, urgent=True)
+    routine = record_incident(school.staff, school.ada)
+    neglect = school.vocabulary["Safeguarding – Neglect"]
+    behaviour = school.vocabulary["Behaviour"]
+    with app.test_request_context():
+        ids = {number: _incident(number).id for number in (older, urgent, routine)}
+        assert _unread_rows(school.dsl.id) == {
+            ids[older]: (False, 1),
+            ids[urgent]: (False, 0),
+            ids[routine]: (False, 1),
+        }
+        _stepped_up_request()
+        dsl = db.session.get(User, school.dsl.id)
+        teacher = db.session.get(User, school.teacher.id)
+        assert older in [a.incident.number for a in operations.inbox(teacher).alerts]
+        incidents.correct_incident(
+            dsl, _incident(older), "recategorised", "It was neglect.", [behaviour, neglect]
+        )
+        db.session.commit()
+        assert _unread_rows(school.dsl.id)[ids[older]] == (True, 0)
+        # The inbox reads its sections from these rows: the re-categorised concern comes first.
+        assert [a.incident.number for a in operations.inbox(dsl).alerts] == [
+            urgent,
+            older,
+            routine,
+        ]
+        # Someone without Safeguarding access no longer counts or sees that alert.
+        assert older not in [a.incident.number for a in operations.inbox(teacher).alerts]
+        assert operations.unread_count(teacher) == _slowly_counted_unread(teacher)
+        assert operations.unread_count(dsl) == _slowly_counted_unread(dsl) == 3
+        incidents.correct_incident(
+            dsl, _incident(older), "recategorised", "It was not.", [behaviour]
+        )
+        db.session.commit()
+        assert _unread_rows(school.dsl.id)[ids[older]] == (False, 1)
+        assert [a.incident.number for a in operations.inbox(dsl).alerts] == [
+            urgent,
+            routine,
+            older,
+        ]
+
+
+def test_the_menu_badge_stops_counting_at_its_cap(
+    app, client, school, record_incident, sign_in, monkeypatch
+):
+    monkeypatch.setattr(operations, "UNREAD_COUNT_CAP", 2)
+    for _ in range(4):
+        record_incident(school.staff, school.ada)
+    with app.app_context():
+        assert operations.unread_count(db.session.get(User, school.dsl.id)) == 3
+    sign_in(school.dsl)
+    assert 'aria-label="2+ unread">2+</span>' in client.get("/").get_data(as_text=True)
+
+
+def test_the_home_page_counts_up_to_its_cap(
+    app, client, school, sign_in, step_up, record_incident, monkeypatch
+):
+    from server.home import workspace
+
+    monkeypatch.setattr(workspace, "COUNT_CAP", 2)
+    for _ in range(3):
+        record_incident(school.staff, school.ada)
+    with app.test_request_context():
+        _stepped_up_request()
+        dsl = db.session.get(User, school.dsl.id)
+        from flask import g
+
+        counts = workspace.status_counts(workspace._visible(dsl, g.user_session))
+    assert counts["open"] is None and counts["closed"] == 0
+    sign_in(school.dsl)
+    step_up()
+    page = client.get("/").get_data(as_text=True)
+    tabs = page[page.find("status-tabs") :][:1500]
+    assert "Open (2+)" in tabs and "Closed (0)" in tabs, tabs
+
+
+def test_a_huge_unread_backlog_is_read_a_page_at_a_time(
+    app, client, school, record_incident, sign_in, monkeypatch
+):
+    """Page 1 of the inbox asks the unread set once, LIMITed, however many are unread."""
+    monkeypatch.setattr(operations, "INBOX_PAGE_SIZE", 2)
+    for _ in range(5):
+        record_incident(school.staff, school.ada)
+    sign_in(school.dsl)
+    client.get("/alerts")
+    with counted(app) as statements:
+        assert client.get("/alerts").status_code == 200
+    unread_reads = [s for s in statements if "FROM alert_unread" in s]
+    assert unread_reads and all("LIMIT" in s.upper() for s in unread_reads), str(statements)
+    # Everything the page needed was unread: no walk of the read alerts at all.
+    assert not any("FROM alerts" in s and "NOT (EXISTS" in s for s in statements), str(statements)
 
 
 # --- An incident's actions ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from server.audit.models import AuditEvent
 from server.auth.models import User, UserSession
 from server.auth.roles import Role
 from server.auth.sessions import SESSION_TOKEN_KEY, token_digest
-from server.auth.step_up import review_unlocked
+from server.auth.step_up import note_review_activity, review_unlocked
 from server.clock import utcnow
 from server.extensions import db
 from server.passkeys import challenges, operations
@@ -855,6 +855,39 @@ def test_each_review_request_slides_the_window(app, admin_client):
         row = db.session.scalar(select(UserSession).where(UserSession.ended_at.is_(None)))
         assert row.review_active_at == start + timedelta(minutes=3)
         assert row.stepped_up_at == start
+
+
+def test_sliding_the_review_window_is_written_at_most_once_a_minute():
+    start = utcnow()
+    row = UserSession(stepped_up_at=start, last_assertion_at=start, review_active_at=start)
+    with time_machine.travel(start, tick=False) as clock:
+        clock.move_to(start + timedelta(seconds=59))
+        assert note_review_activity(row) is False
+        assert row.review_active_at == start
+        clock.move_to(start + timedelta(minutes=1))
+        assert note_review_activity(row) is True
+        assert row.review_active_at == start + timedelta(minutes=1)
+
+
+def test_a_throttled_review_window_closes_sooner_never_later(app, admin_client):
+    client = admin_client.client
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        start = utcnow()
+        assert (
+            admin_client.step_up(admin_client.authenticator.get(admin_client.options()))[0] == 200
+        )
+        clock.move_to(start + timedelta(minutes=5))
+        assert _unlocked(client)  # written: a minute and more since the step-up
+        clock.move_to(start + timedelta(minutes=5, seconds=40))
+        assert _unlocked(client)  # not written: under a minute since the last note
+        with app.test_request_context():
+            row = db.session.scalar(select(UserSession).where(UserSession.ended_at.is_(None)))
+            assert row.review_active_at == start + timedelta(minutes=5)
+        clock.move_to(start + timedelta(minutes=12))
+        assert client.get("/").status_code == 200  # activity, but not review
+        # 15 minutes after the last note, under 15 after the last review request: locked.
+        clock.move_to(start + timedelta(minutes=20, seconds=1))
+        assert not _unlocked(client)
 
 
 # The command line: recovery when nobody can step up ----------------------------------------

@@ -275,3 +275,67 @@ def test_a_new_incidents_seal_is_the_seal_of_its_rows_as_stored(
         )
         sealed = json.loads(created.details)["seal"]
         assert sealed == seal("incident", incident.id)
+
+
+# --- The home page as the school's history grows (the workspace, server/home) ----------------
+
+# The session, the menu's count, the passkey reminder, and the workspace's lists with their
+# parts (events, categories, authors' roles, pupils): fixed, whatever the history.
+HOME_BUDGET = 27
+
+
+def _home_history(app, school, record_incident, rounds: int, assignee) -> None:
+    """`rounds` times the same shape of history, so every list of the workspace is as empty
+    or as full with one round as with many: an urgent and a routine incident about Ada (the
+    routine one closed, the urgent one with an action for `assignee`) and a Safeguarding one
+    about Ben."""
+    from flask import g
+
+    from server.auth.models import User
+    from server.incidents.models import Incident
+    from server.incidents.operations import add_action, change_status
+
+    for _ in range(rounds):
+        urgent = record_incident(school.staff, school.ada, urgent=True)
+        routine = record_incident(school.staff, school.ada)
+        record_incident(school.dsl, school.ben, categories=["Safeguarding – Neglect"])
+        with app.test_request_context():
+            now = utcnow()
+            g.user_session = UserSession(
+                stepped_up_at=now, last_assertion_at=now, review_active_at=now
+            )
+            dsl = db.session.get(User, school.dsl.id)
+
+            def incident(number):
+                return db.session.scalar(sa.select(Incident).where(Incident.number == number))
+
+            change_status(dsl, incident(routine), "closed", "Done.")
+            add_action(dsl, incident(urgent), "Call home.", assignee_id=str(assignee.id))
+            db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("who", "unlocked"),
+    [("dsl", True), ("dsl", False), ("teacher", True), ("teacher", False), ("staff", False)],
+)
+def test_the_home_page_takes_the_same_queries_however_long_the_history(
+    app, client, school, sign_in, step_up, record_incident, who, unlocked
+):
+    user = getattr(school, who)
+    _home_history(app, school, record_incident, 1, user)
+    sign_in(user)
+    if unlocked:
+        step_up()
+    client.get("/")
+    with counted(app) as few:
+        assert client.get("/").status_code == 200
+    _home_history(app, school, record_incident, 4, user)
+    client.get("/")
+    with counted(app) as many:
+        assert client.get("/").status_code == 200
+    assert many.count == few.count, str(many)
+    assert many.count <= HOME_BUDGET, str(many)
+    # Every read of the derived tables is bounded: the lists and capped counts are LIMITed.
+    for statement in many:
+        if "FROM incident_state" in statement or "FROM alert_unread" in statement:
+            assert "LIMIT" in statement.upper(), statement

@@ -12,7 +12,7 @@ Delivery to devices (`server.push`) keeps its own state in its own tables.
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func, select, text
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint, func, select, text
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from server.auth.models import User
@@ -111,12 +111,27 @@ class AlertUnread(db.Model):
     __table_args__ = (
         Index("ix_alert_unread_user_created", "user_id", "created_at", "alert_id"),
         Index("ix_alert_unread_user_incident", "user_id", "incident_id"),
+        # The inbox's unread sections in the order shown: danger first, newest first.
+        Index(
+            "ix_alert_unread_user_rank",
+            "user_id",
+            "rank",
+            text("created_at DESC"),
+            text("alert_id DESC"),
+        ),
     )
 
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column()
     incident_id: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Whether the incident is now Safeguarding (follows re-categorisation), and the inbox's
+    # section: DANGER_RANK (urgent or Safeguarding) or UNREAD_RANK.
+    sensitive: Mapped[bool] = mapped_column(default=False)
+    rank: Mapped[int] = mapped_column(SmallInteger, default=1)
+
+
+DANGER_RANK, UNREAD_RANK = 0, 1
 
 
 class IncidentOpening(db.Model):

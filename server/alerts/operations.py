@@ -9,11 +9,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import g, has_request_context
-from sqlalchemy import Select, and_, case, exists, func, insert, or_, select
+from sqlalchemy import Select, and_, exists, func, insert, or_, select
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 
 from server.alerts import rules
-from server.alerts.models import Alert, AlertRule, AlertUnread, IncidentOpening, IncidentRead
+from server.alerts.models import (
+    DANGER_RANK,
+    UNREAD_RANK,
+    Alert,
+    AlertRule,
+    AlertUnread,
+    IncidentOpening,
+    IncidentRead,
+)
 from server.alerts.rules import Reason, Recipient
 from server.approvals import operations as approvals
 from server.audit.operations import record
@@ -35,6 +43,8 @@ from server.pupils.models import Pupil
 from server.push.outbox import queue_for_alerts
 
 INBOX_PAGE_SIZE = 50
+# The menu's badge counts this far, then shows "99+".
+UNREAD_COUNT_CAP = 99
 
 
 class AlertError(Refused):
@@ -387,20 +397,18 @@ def _visible(user: User, query: Select) -> Select:
 
 
 def unread_count(user: User) -> int:
-    """The menu's count: the user's unread alerts on incidents they may still see. Reads only
-    the unread rows (`alert_unread`, kept by triggers), never the user's whole history."""
-    query = _visible(
-        user,
-        select(func.count())
-        .select_from(AlertUnread)
-        .join(Alert, Alert.id == AlertUnread.alert_id)
-        .where(AlertUnread.user_id == user.id),
-    )
-    return db.session.scalar(query) or 0
+    """The menu's count: the user's unread alerts on incidents they may still see, counted up
+    to UNREAD_COUNT_CAP + 1 (shown as "99+"), so the count reads at most that many index
+    entries of the unread set (`alert_unread`, kept by triggers), however large the backlog."""
+    query = select(AlertUnread.alert_id).where(AlertUnread.user_id == user.id)
+    if not user.can(Permission.SEE_SENSITIVE):
+        query = query.where(AlertUnread.sensitive.is_(False))
+    capped = query.limit(UNREAD_COUNT_CAP + 1).subquery()
+    return db.session.scalar(select(func.count()).select_from(capped)) or 0
 
 
-# Sections of the inbox, in the order shown.
-UNREAD_DANGER, UNREAD, READ = 0, 1, 2
+# Sections of the inbox, in the order shown (the first two are alert_unread's ranks).
+UNREAD_DANGER, UNREAD, READ = DANGER_RANK, UNREAD_RANK, 2
 
 
 @dataclass(frozen=True)
@@ -448,30 +456,45 @@ def _filtered(user: User, query: Select, family_id: int | None) -> Select:
     return query
 
 
-def _unread_keys(user: User, family_id: int | None) -> list[tuple[int, datetime, int]]:
-    """(section, created_at, id) of every unread alert, sorted as shown: the unread set is
-    small (read alerts leave it), so it is read whole, in one indexed query."""
-    urgent = exists().where(Incident.id == Alert.incident_id, Incident.urgent.is_(True))
-    danger = case((or_(urgent, sensitive_incident(Alert.incident_id)), UNREAD_DANGER), else_=UNREAD)
-    rows = db.session.execute(
-        _filtered(
-            user,
-            select(danger, AlertUnread.created_at, AlertUnread.alert_id)
-            .join(Alert, Alert.id == AlertUnread.alert_id)
-            .where(AlertUnread.user_id == user.id),
-            family_id,
-        )
-    ).all()
-    return sorted(
-        ((section, created, alert_id) for section, created, alert_id in rows),
-        key=lambda key: (key[0], -key[1].timestamp(), -key[2]),
+def _before(created_at, alert_id, cursor: InboxCursor):
+    """SQL: (created_at, id) after `cursor` in newest-first order. The plain `<=` bound lets
+    the index range start at the cursor rather than at the top of the section."""
+    return and_(
+        created_at <= cursor.created_at,
+        or_(created_at < cursor.created_at, alert_id < cursor.alert_id),
     )
 
 
-def _after(key: tuple[int, datetime, int], cursor: InboxCursor) -> bool:
-    mine = (key[0], -key[1].timestamp(), -key[2])
-    theirs = (cursor.section, -cursor.created_at.timestamp(), -cursor.alert_id)
-    return mine > theirs
+def _unread_rows(user: User, family_id: int | None) -> Select:
+    query = select(AlertUnread.rank, AlertUnread.created_at, AlertUnread.alert_id).where(
+        AlertUnread.user_id == user.id
+    )
+    if not user.can(Permission.SEE_SENSITIVE):
+        query = query.where(AlertUnread.sensitive.is_(False))
+    if family_id is not None:
+        query = query.where(in_family(AlertUnread.incident_id, family_id))
+    return query
+
+
+def _unread_page(user: User, family_id, cursor: InboxCursor | None, limit: int) -> list[tuple]:
+    """(section, created_at, id) of the next unread alerts in the order shown: danger first,
+    then the rest, newest first in each. A walk down alert_unread's (user_id, rank,
+    created_at desc, alert_id desc) index, LIMITed: page 1 is this one query however many
+    alerts are unread."""
+    newest_first = (AlertUnread.rank, AlertUnread.created_at.desc(), AlertUnread.alert_id.desc())
+    base = _unread_rows(user, family_id)
+    if cursor is None:
+        return [tuple(row) for row in db.session.execute(base.order_by(*newest_first).limit(limit))]
+    keys: list[tuple] = []
+    for rank in (DANGER_RANK, UNREAD_RANK):
+        if rank < cursor.section or len(keys) >= limit:
+            continue
+        query = base.where(AlertUnread.rank == rank)
+        if rank == cursor.section:
+            query = query.where(_before(AlertUnread.created_at, AlertUnread.alert_id, cursor))
+        rows = db.session.execute(query.order_by(*newest_first).limit(limit - len(keys)))
+        keys += [tuple(row) for row in rows]
+    return keys
 
 
 def _read_page(user: User, family_id, cursor: InboxCursor | None, limit: int) -> list[int]:
@@ -479,12 +502,7 @@ def _read_page(user: User, family_id, cursor: InboxCursor | None, limit: int) ->
     unread = exists().where(AlertUnread.alert_id == Alert.id)
     query = _filtered(user, select(Alert.id).where(Alert.user_id == user.id, ~unread), family_id)
     if cursor is not None and cursor.section == READ:
-        query = query.where(
-            or_(
-                Alert.created_at < cursor.created_at,
-                and_(Alert.created_at == cursor.created_at, Alert.id < cursor.alert_id),
-            )
-        )
+        query = query.where(_before(Alert.created_at, Alert.id, cursor))
     return list(
         db.session.scalars(query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit))
     )
@@ -499,13 +517,12 @@ def inbox(
 ) -> InboxPage:
     """The user's alerts: unread urgent and Safeguarding first, then unread, then read; newest
     first within each. Keyset pages (`after` is the previous page's `next_cursor`): a page
-    costs the same with 1,000 alerts or 100,000."""
+    costs the same with 1,000 alerts or 100,000, however many of them are unread."""
     cursor = InboxCursor.parse(after)
     wanted = INBOX_PAGE_SIZE + 1  # one more, to know whether there is a next page
-    keys: list[tuple[int, datetime, int]] = []
+    keys: list[tuple] = []
     if cursor is None or cursor.section != READ:
-        keys = [k for k in _unread_keys(user, family_id) if cursor is None or _after(k, cursor)]
-        keys = keys[:wanted]
+        keys = _unread_page(user, family_id, cursor, wanted)
     if not unread_only and len(keys) < wanted:
         read_ids = _read_page(user, family_id, cursor, wanted - len(keys))
         keys += [(READ, None, alert_id) for alert_id in read_ids]

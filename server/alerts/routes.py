@@ -88,6 +88,13 @@ def alerts_unread_count() -> int:
 
 
 @bp.app_template_global()
+def alerts_unread_label(count: int) -> str:
+    """The menu's badge: the count, or "99+" past `UNREAD_COUNT_CAP` (the count stops there)."""
+    cap = operations.UNREAD_COUNT_CAP
+    return str(count) if count <= cap else f"{cap}+"
+
+
+@bp.app_template_global()
 def incident_read_at(incident):
     """For `alerts/_mark_read.html`: when the signed-in user read it, or None."""
     return operations.read_state(current_user, incident)

@@ -119,8 +119,8 @@ def _check_step_up(rule: AccessRule):
     row = g.get("user_session")
     fresh_needed = rule.needs_fresh_assertion(request.method)
     if review_unlocked(row) and (not fresh_needed or has_fresh_assertion(row)):
-        note_review_activity(row)
-        db.session.commit()
+        if note_review_activity(row):
+            db.session.commit()
         return None
     message = FRESH_ASSERTION_MESSAGE if review_unlocked(row) else STEP_UP_MESSAGE
     reading = request.method in {"GET", "HEAD"}

@@ -15,6 +15,8 @@ from server.clock import utcnow
 REVIEW_SLIDING_WINDOW = timedelta(minutes=15)
 REVIEW_MAXIMUM = timedelta(hours=2)
 FRESH_ASSERTION_WINDOW = timedelta(minutes=5)
+# How often sliding the review window on is written (see note_review_activity).
+REVIEW_ACTIVITY_RESOLUTION = timedelta(minutes=1)
 
 
 def review_unlocked(row: UserSession | None) -> bool:
@@ -27,9 +29,18 @@ def review_unlocked(row: UserSession | None) -> bool:
     )
 
 
-def note_review_activity(row: UserSession) -> None:
-    """A request that used the unlocked review slides the 15-minute window on."""
-    row.review_active_at = utcnow()
+def note_review_activity(row: UserSession) -> bool:
+    """A request that used the unlocked review slides the 15-minute window on; returns whether
+    the row changed. Written at most once every REVIEW_ACTIVITY_RESOLUTION, like last-seen, so
+    a review page makes no write on most requests. The throttle can only close the window
+    sooner (by under a minute), never keep it open longer: `review_active_at` is never later
+    than the last reviewing request. Fresh assertions (`last_assertion_at`) and the 2-hour
+    maximum are untouched."""
+    now = utcnow()
+    if row.review_active_at is not None and now - row.review_active_at < REVIEW_ACTIVITY_RESOLUTION:
+        return False
+    row.review_active_at = now
+    return True
 
 
 def has_fresh_assertion(row: UserSession | None) -> bool:

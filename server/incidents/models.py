@@ -262,6 +262,8 @@ class Action(db.Model):
     """A follow-up appended under an incident; outcomes are further actions (SPEC §3)."""
 
     __tablename__ = "actions"
+    # Overdue actions, oldest due first (the workspace; migration 0010_performance).
+    __table_args__ = (Index("ix_actions_due_on", "due_on", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
@@ -279,6 +281,31 @@ class Action(db.Model):
 
     def __repr__(self) -> str:
         return f"<Action {self.id} on incident {self.incident_id}>"
+
+
+class IncidentState(db.Model):
+    """An incident's current state for the workspace's lists and counts: derived, kept by the
+    database's own triggers (migration 0010_performance) on inserts into `incidents`,
+    `incident_events` and `incident_agencies`, never written by the application. The incident
+    and its events stay the record (immutable); this row can always be rebuilt from them.
+
+    `status` is a key of `STATUS_FILTERS` (chronology): "referred" is an open incident with an
+    agency, "open" one without. `status_event_id` is the status event it follows, so events
+    applied out of order never leave an older status behind.
+    """
+
+    __tablename__ = "incident_state"
+    __table_args__ = (
+        # Lists and capped counts walk one status in age order, limited (the workspace).
+        Index("ix_incident_state_list", "in_error", "status", "created_at", "incident_id"),
+    )
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    status_event_id: Mapped[int | None] = mapped_column()
+    referred: Mapped[bool] = mapped_column(Boolean, default=False)
+    in_error: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class IncidentEvent(db.Model):

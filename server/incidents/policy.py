@@ -81,10 +81,15 @@ def visible_incidents(
     """
     if user is None or not user.is_authenticated or not reads_incidents(user):
         return false()
+    # A probe of (incident_id, user_id) per incident, LIMIT 1: as EXISTS, PostgreSQL may hash
+    # every alert the user ever had (a DSL's whole history) to answer a page of fifteen.
     alerted = (
-        exists()
-        .where(Alert.user_id == user.id, Alert.incident_id == Incident.id)
+        select(Alert.id)
+        .where(Alert.incident_id == Incident.id, Alert.user_id == user.id)
         .correlate_except(Alert)
+        .limit(1)
+        .scalar_subquery()
+        .is_not(None)
     )
     readable = or_(Incident.author_id == user.id, alerted)
     if review_unlocked(session_row) if review is None else review:
