@@ -173,12 +173,13 @@ def test_the_keep_alive_is_always_written(app, client, school, sign_in, time_mac
 
 
 # Whole pages: the session (1), the menu's unread count (1, over unread rows only), the
-# passkey reminder (1), and for the home page its own lists (the workspace, server/home).
+# passkey reminder (1), and for the home page its own lists (the workspace, server/home); the
+# DSL's home also lists the transfers still awaiting a receipt (1, server/transfer).
 @pytest.mark.parametrize(
     ("role", "path", "budget"),
     [
         (Role.CLASS_TEACHER, "/", 11),
-        (Role.DSL, "/", 12),
+        (Role.DSL, "/", 13),
         (Role.STAFF, "/", 10),
         (Role.CLASS_TEACHER, "/incidents/new", 3),
         (Role.CLASS_TEACHER, "/api/roster", 2),
@@ -280,8 +281,9 @@ def test_a_new_incidents_seal_is_the_seal_of_its_rows_as_stored(
 # --- The home page as the school's history grows (the workspace, server/home) ----------------
 
 # The session, the menu's count, the passkey reminder, and the workspace's lists with their
-# parts (events, categories, authors' roles, pupils): fixed, whatever the history.
-HOME_BUDGET = 27
+# parts (events, categories, authors' roles, pupils), and the DSL's transfers awaiting a
+# receipt: fixed, whatever the history.
+HOME_BUDGET = 28
 
 
 def _home_history(app, school, record_incident, rounds: int, assignee) -> None:

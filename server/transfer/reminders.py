@@ -89,6 +89,10 @@ def remind(transfer_id: int, today: date) -> TransferReminder | None:
     return reminder
 
 
+# The home page's card counts at most this many (oldest first, so the overdue ones are in it).
+AWAITING_SHOWN = 100
+
+
 def awaiting(user: User) -> list[tuple[OutgoingTransfer, date, bool]]:
     """For the home page: (transfer, due by, overdue) for every transfer awaiting its receipt."""
     if not user.can(Permission.TRANSFER_RECORDS):
@@ -98,5 +102,6 @@ def awaiting(user: User) -> list[tuple[OutgoingTransfer, date, bool]]:
         select(OutgoingTransfer)
         .where(OutgoingTransfer.confirmed_at.is_(None))
         .order_by(OutgoingTransfer.created_at)
+        .limit(AWAITING_SHOWN)
     )
     return [(row, due_by(row), due_by(row) < today) for row in rows]
