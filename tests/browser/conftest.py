@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from server.auth.accounts import create_user
@@ -20,6 +21,11 @@ from server.auth.models import User
 from server.auth.roles import Role
 from server.extensions import db
 from tests.conftest import DEFAULT_PASSWORD, make_database_url, make_test_app
+
+# The live server shares this process (and its two cores) with the browser and, in a full run,
+# with other suites: an assertion waits for its condition up to 15 s, not Playwright's 5 s.
+# Waiting longer never makes a wrong page pass; it only stops a slow one failing.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = Path(os.environ.get("HAVEN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
