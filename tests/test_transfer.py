@@ -403,8 +403,20 @@ def test_a_pupils_file_goes_by_file_and_the_receipt_comes_back(larkfield, brooks
 
 @pytest.mark.own_database
 def test_imported_records_cannot_be_changed_or_deleted(larkfield, brookside):
-    if count(brookside, "imported_incidents") == 0:
-        pytest.skip("needs the file transfer above")
+    # A package of its own, imported here, so the rows exist whatever ran before.
+    pupil_id, _ = pupil_with_a_file(larkfield, "Ivy", "201202066666")
+    package = _package_for(larkfield, _brookside_key(brookside), pupil_id)
+    assert _post_inbox(brookside, package)[0] == 201
+    with brookside.app.test_request_context():
+        dsl = db.session.get(User, brookside.people.dsl.id)
+        incoming = db.session.scalar(
+            sa.select(IncomingTransfer.id).where(
+                IncomingTransfer.package_id == package["header"]["package_id"]
+            )
+        )
+        operations.import_package(dsl, incoming, pupil_choice="new", fingerprint_checked=True)
+        db.session.commit()
+    assert count(brookside, "imported_incidents") > 0 and count(brookside, "imported_files") > 0
     for table in ("imported_incidents", "imported_files"):
         for statement in (f"UPDATE {table} SET imported_at = imported_at", f"DELETE FROM {table}"):
             with brookside.app.app_context(), pytest.raises(sa.exc.DatabaseError):
