@@ -29,8 +29,15 @@ class SettingsVersion(db.Model):
 
 
 SETTINGS_TABLES = frozenset({"alert_rules", "categories", "agencies"})
-_lock = threading.Lock()
-_entries: dict[tuple[int, str], tuple[str, Any]] = {}
+_EXTENSION = "haven.settings_cache"
+
+
+def _store() -> tuple[threading.Lock, dict[str, tuple[str, Any]]]:
+    """This app's cache (kept on the app, so two apps in one process never share one)."""
+    store = current_app.extensions.get(_EXTENSION)
+    if store is None:
+        store = current_app.extensions.setdefault(_EXTENSION, (threading.Lock(), {}))
+    return store
 
 
 def settings_token() -> str:
@@ -51,15 +58,15 @@ def forget_token() -> None:
 
 def cached(name: str, build: Callable[[], Any]) -> Any:
     """`build()`'s value, built again only when the settings have changed since."""
-    key = (id(current_app._get_current_object()), name)
+    lock, entries = _store()
     token = settings_token()
-    with _lock:
-        hit = _entries.get(key)
+    with lock:
+        hit = entries.get(name)
     if hit is not None and hit[0] == token:
         return hit[1]
     value = build()
-    with _lock:
-        _entries[key] = (token, value)
+    with lock:
+        entries[name] = (token, value)
     return value
 
 
