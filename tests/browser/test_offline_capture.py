@@ -523,3 +523,21 @@ def test_an_update_waits_for_a_reload_instead_of_reloading_under_the_author(app_
     finally:
         assets.build = original
     assert re.search(r"/incidents/new$", page.url)
+
+
+def test_ready_to_work_offline_is_said_without_moving_what_is_about_to_be_tapped(
+    app_page, live_server
+):
+    # The service worker installs seconds after the first page loads; the message that says so
+    # once appeared above the page and pushed the sign-in button down under a finger (and
+    # under WebDriver's click in the WebKit test, which then missed it).
+    page = app_page
+    page.goto("/auth/sign-in")
+    button = page.get_by_role("button", name="Sign in")
+    before = button.bounding_box()
+    status = page.locator("#app-status")
+    expect(status).to_have_text("Haven is ready to work offline on this device.")
+    expect(status).to_be_visible()
+    assert button.bounding_box() == before
+    # Laid over the page, it never takes the tap meant for what is beneath it.
+    assert status.evaluate("element => getComputedStyle(element).pointerEvents") == "none"

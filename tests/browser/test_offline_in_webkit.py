@@ -116,14 +116,18 @@ def webkit(display, tmp_path, monkeypatch):
     driver.quit()
 
 
-def wait_until(condition, timeout=60.0, message="condition"):
+def wait_until(condition, timeout=60.0, message="condition", driver=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {message}")
+    seen = ""
+    if driver is not None:  # what the page showed instead, to tell a slow server from a miss
+        text = driver.find_element("tag name", "body").text
+        seen = f" at {driver.current_url}, which showed: {text[:600]!r}"
+    raise AssertionError(f"timed out waiting for {message}{seen}")
 
 
 def count(server, pupil_id) -> int:
@@ -155,7 +159,7 @@ def test_recorded_while_the_server_is_down_it_arrives_once_it_is_back(webkit, we
     driver.find_element(By.ID, "email").send_keys(school.assistant_email)
     driver.find_element(By.ID, "password").send_keys(DEFAULT_PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_until(lambda: "Hello" in driver.page_source, message="the home page")
+    wait_until(lambda: "Hello" in driver.page_source, message="the home page", driver=driver)
     driver.get(f"{server.url}/incidents/new")
     wait_until(
         lambda: js(driver, "return document.documentElement.dataset.incidentForm") == "ready",
@@ -165,17 +169,19 @@ def test_recorded_while_the_server_is_down_it_arrives_once_it_is_back(webkit, we
         lambda: js(driver, "return navigator.serviceWorker.controller !== null"),
         message="the service worker in control",
     )
-    pin_panel = wait_until(lambda: visible(driver, "#pin-setup"), message="the PIN panel")
+    pin_panel = wait_until(
+        lambda: visible(driver, "#pin-setup"), message="the PIN panel", driver=driver
+    )
     pin_panel.find_element(By.ID, "new-pin").send_keys(PIN)
     pin_panel.find_element(By.ID, "new-pin-again").send_keys(PIN)
     pin_panel.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_until(lambda: "Offline PIN set" in pin_panel.text, message="the PIN set")
+    wait_until(lambda: "Offline PIN set" in pin_panel.text, message="the PIN set", driver=driver)
 
     server.stop()
     driver.get(f"{server.url}/incidents/new")  # the app shell, from the service worker
     unlock(driver)
     record(driver, school, "Recorded in WebKit while the server was down.")
-    wait_until(lambda: visible(driver, "#queued"), message="saved on this device")
+    wait_until(lambda: visible(driver, "#queued"), message="saved on this device", driver=driver)
     assert count(server, school.pupil_id) == 0
 
     driver.get(f"{server.url}/incidents/new")  # relaunch the page, still no server
@@ -189,7 +195,9 @@ def test_recorded_while_the_server_is_down_it_arrives_once_it_is_back(webkit, we
     wait_until(
         lambda: count(server, school.pupil_id) == 1, timeout=40, message="the incident to arrive"
     )
-    wait_until(lambda: not visible(driver, "#outbox-badge"), message="the badge to clear")
+    wait_until(
+        lambda: not visible(driver, "#outbox-badge"), message="the badge to clear", driver=driver
+    )
     time.sleep(3)
     assert count(server, school.pupil_id) == 1
 
@@ -197,7 +205,9 @@ def test_recorded_while_the_server_is_down_it_arrives_once_it_is_back(webkit, we
 def unlock(driver):
     from selenium.webdriver.common.by import By
 
-    cover = wait_until(lambda: visible(driver, "#device-lock"), message="the PIN lock")
+    cover = wait_until(
+        lambda: visible(driver, "#device-lock"), message="the PIN lock", driver=driver
+    )
     cover.find_element(By.ID, "unlock-pin").send_keys(PIN)
     cover.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_until(
@@ -233,5 +243,9 @@ def record(driver, school, account):
     behaviour.click()
     driver.find_element(By.CSS_SELECTOR, "[data-submit]").click()
     # "Check before you send": one tap on "Yes, add it now" sends it.
-    wait_until(lambda: visible(driver, "#check-before-send"), message="the check before sending")
+    wait_until(
+        lambda: visible(driver, "#check-before-send"),
+        message="the check before sending",
+        driver=driver,
+    )
     driver.find_element(By.CSS_SELECTOR, "[data-confirm-send]").click()
