@@ -9,6 +9,7 @@ import { cryptoAvailable } from './device-crypto.js';
 import { dataKey, forget, unlockOnline } from './device.js';
 import { hasDraft, refreshedSnapshot, saveSnapshot } from './drafts.js';
 import { channelName, outboxCount, prefetchSealingKey, replayOutbox } from './outbox.js';
+import { settleServerErrors } from './server-form-errors.js';
 
 // While something waits, try this often: the 'online' event is not always fired (and a server
 // that was restarting never fires it), and a try with no connection costs nothing.
@@ -221,6 +222,7 @@ function focusErrorSummary() {
 }
 
 focusErrorSummary();
+settleServerErrors();
 registrationPromise = registerServiceWorker();
 offerInstall();
 guardSignOut();
