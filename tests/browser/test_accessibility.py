@@ -315,6 +315,10 @@ TABLE_PLACES = [
     Place("pupil's retention", DSL, lambda s: f"/retention/pupils/{s.pupil_id}"),
     Place("subject access", DSL, lambda s: f"/subject-access/pupils/{s.pupil_id}"),
     Place("reports", DSL, "/reports"),
+    Place("chronology report", DSL, lambda s: f"/reports/pupils/{s.pupil_id}/chronology"),
+    Place("case conference report", DSL, lambda s: f"/reports/pupils/{s.pupil_id}/case-conference"),
+    Place("governors report", SLT, "/reports/governors"),
+    Place("inspection report", DSL, "/reports/inspection"),
     Place("pupil record", DSL, lambda s: f"/pupils/{s.pupil_id}"),
     Place("pupil viewers", DSL, lambda s: f"/pupils/{s.pupil_id}/viewers"),
     Place("incident page", DSL, lambda s: f"/incidents/{s.incident}"),
@@ -339,9 +343,18 @@ def test_tables_do_not_scroll_the_page_sideways_at_320_pixels(browser, live_serv
                  label: box.getAttribute('aria-label') || box.getAttribute('aria-labelledby'),
                  focusable: box.tabIndex === 0 }))"""
         )
+        # A table wider than the screen outside a scroll box is cut off where nothing scrolls.
+        cut_off = page.evaluate(
+            """() => [...document.querySelectorAll('main table')]
+                 .filter((table) => !table.closest('.table-scroll'))
+                 .filter((table) => table.getBoundingClientRect().right
+                                    > document.documentElement.clientWidth + 1)
+                 .map((table) => table.className || table.querySelector('th')?.textContent)"""
+        )
     finally:
         context.close()
     assert width <= NARROW["width"]
+    assert cut_off == []
     # A table too wide to stack scrolls inside a labelled box that keyboards can reach.
     assert all(box["label"] and box["focusable"] for box in scrolling)
 
