@@ -34,6 +34,8 @@ from server.extensions import db
 from server.ids import parse_id
 from server.incidents.models import Action, Category, Incident
 from server.incidents.policy import (  # noqa: F401 (was_alerted: callers)
+    DISABLED_REFUSAL,
+    NO_INCIDENTS_REFUSAL,
     can_view,
     may_see_incident_if_alerted,
     was_alerted,
@@ -139,7 +141,7 @@ def preview_recipients(author: User, pupil_ids, category_ids, extra_recipient_id
 # author learns nothing: neither a name nor whether the account exists, is disabled or is the
 # office's.
 OFF_THE_STAFF_LIST = frozenset(
-    {rules.UNKNOWN_REFUSAL, rules.DISABLED_REFUSAL, rules.NO_INCIDENTS_REFUSAL}
+    {rules.UNKNOWN_REFUSAL, DISABLED_REFUSAL, NO_INCIDENTS_REFUSAL}
 )
 NOT_ON_THE_STAFF_LIST = "is not on the staff list"
 
@@ -198,7 +200,7 @@ def create_incident_alerts(incident: Incident, extra_recipient_ids=()) -> list[A
     chosen, refused = _chosen(
         incident.author, extra_recipient_ids, sensitive, {r.user.id for r in automatic}
     )
-    refused = [item for item in refused if item["reason"] != rules.DISABLED_REFUSAL]
+    refused = [item for item in refused if item["reason"] != DISABLED_REFUSAL]
     if refused:
         raise AlertRefused(_refusal_message([_as_shown_to_author(item) for item in refused]))
     return _write_alerts(automatic + chosen, incident_id=incident.id, action_id=None)

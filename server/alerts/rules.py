@@ -31,6 +31,7 @@ from server.alerts.models import AlertRule
 from server.auth.models import User, UserRole
 from server.auth.roles import ROLE_PERMISSIONS, Permission, Role
 from server.extensions import db
+from server.incidents.policy import refusal_if_alerted
 from server.pupils.models import Pupil, class_teachers
 from server.settings_cache import cached
 
@@ -105,9 +106,6 @@ DEFAULT_RULES: dict[Event, frozenset[Reason]] = {
     Event.ACTION: frozenset({Reason.SLT, Reason.PASTORAL, Reason.AUTHOR, Reason.ASSIGNEE}),
 }
 
-SENSITIVE_REFUSAL = "may not see Safeguarding incidents"
-NO_INCIDENTS_REFUSAL = "may not see incidents"
-DISABLED_REFUSAL = "their account is disabled"
 UNKNOWN_REFUSAL = "no such account"
 
 Rules = dict[Event, frozenset[Reason]]
@@ -127,22 +125,12 @@ def class_teacher_rule_applies(sensitive: bool) -> bool:
     return not sensitive
 
 
-def reads_incidents(user: User) -> bool:
-    """Admin accounts manage the school but never read incident content (SPEC §1)."""
-    return user.can(Permission.RECORD_INCIDENTS)
-
-
 def refusal(user: User | None, sensitive: bool) -> str | None:
-    """Why this person may not be alerted to such an incident, or None if they may."""
+    """Why this person may not be alerted to such an incident, or None if they may: the same
+    rule as who may read it once alerted (server/incidents/policy.py)."""
     if user is None:
         return UNKNOWN_REFUSAL
-    if not user.active:
-        return DISABLED_REFUSAL
-    if not reads_incidents(user):
-        return NO_INCIDENTS_REFUSAL
-    if sensitive and not user.can(Permission.SEE_SENSITIVE):
-        return SENSITIVE_REFUSAL
-    return None
+    return refusal_if_alerted(user, sensitive)
 
 
 def may_be_alerted(user: User, sensitive: bool) -> bool:

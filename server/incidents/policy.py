@@ -178,11 +178,27 @@ def can_see_readers(user: User, incident: Incident) -> bool:
     return incident.author_id == user.id or user.has_role(Role.DSL)
 
 
+# Why someone could not read an incident they were alerted to or assigned: the one rule behind
+# alert recipients (server/alerts/rules.refusal), assignees and "alerted, not yet read".
+DISABLED_REFUSAL = "their account is disabled"
+NO_INCIDENTS_REFUSAL = "may not see incidents"
+SENSITIVE_REFUSAL = "may not see Safeguarding incidents"
+
+
+def refusal_if_alerted(user: User, sensitive: bool) -> str | None:
+    """Why `user` could not read such an incident once alerted to it, or None if they could."""
+    if not user.active:
+        return DISABLED_REFUSAL
+    if not reads_incidents(user):
+        return NO_INCIDENTS_REFUSAL
+    if sensitive and not user.can(Permission.SEE_SENSITIVE):
+        return SENSITIVE_REFUSAL
+    return None
+
+
 def may_see_incident_if_alerted(user: User, incident: Incident) -> bool:
     """Whether `user` could read `incident` once alerted to it (for assignees and recipients)."""
-    if not user.active or not reads_incidents(user):
-        return False
-    return not incident.is_sensitive or user.can(Permission.SEE_SENSITIVE)
+    return refusal_if_alerted(user, incident.is_sensitive) is None
 
 
 def require_view(user: User, incident: Incident) -> str:
