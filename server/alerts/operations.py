@@ -42,7 +42,7 @@ from server.incidents.policy import (  # noqa: F401 (was_alerted: callers)
 )
 from server.incidents.queries import in_family, sensitive_incident
 from server.pupils.models import Pupil
-from server.push.outbox import queue_for_alerts
+from server.push.outbox import devices_of, queue_for_alerts
 
 INBOX_PAGE_SIZE = 50
 # The menu's badge counts this far, then shows "99+".
@@ -183,27 +183,48 @@ def _refusal_message(refused: list[dict]) -> str:
     )
 
 
-def create_incident_alerts(incident: Incident, extra_recipient_ids=()) -> list[Alert]:
-    """The alert rows for a new incident, in the incident's own transaction.
+@dataclass(frozen=True)
+class AlertPlan:
+    recipients: list[Recipient]
+    devices: dict[int, list[int]]  # {user id: their push subscriptions' ids}
 
-    Raises `AlertRefused` (and writes nothing) when a chosen individual may not see it; a
-    chosen individual whose account has since been disabled is simply not alerted.
+
+def incident_alert_plan(author: User, pupil: Pupil | None, sensitive: bool, extra_recipient_ids=()):
+    """Who a new incident will alert, and their devices, worked out before it is written.
+
+    Raises `AlertRefused` when a chosen individual may not see it; a chosen individual whose
+    account has since been disabled is simply not alerted. Nothing here needs the incident's
+    row, so a submission asks before it takes the numbering lock, not while holding it.
     """
-    db.session.flush()
-    sensitive = incident.is_sensitive
     automatic = rules.incident_recipients(
-        author=incident.author,
-        pupil=incident.pupil,
-        sensitive=sensitive,
-        rules=rules.current_rules(),
+        author=author, pupil=pupil, sensitive=sensitive, rules=rules.current_rules()
     )
     chosen, refused = _chosen(
-        incident.author, extra_recipient_ids, sensitive, {r.user.id for r in automatic}
+        author, extra_recipient_ids, sensitive, {r.user.id for r in automatic}
     )
     refused = [item for item in refused if item["reason"] != DISABLED_REFUSAL]
     if refused:
         raise AlertRefused(_refusal_message([_as_shown_to_author(item) for item in refused]))
-    return _write_alerts(automatic + chosen, incident_id=incident.id, action_id=None)
+    recipients = automatic + chosen
+    return AlertPlan(recipients, devices_of({r.user.id for r in recipients}))
+
+
+def create_incident_alerts(
+    incident: Incident, extra_recipient_ids=(), plan: AlertPlan | None = None
+) -> list[Alert]:
+    """The alert rows for a new incident, in the incident's own transaction, as `plan` (from
+    `incident_alert_plan`) says, or worked out now.
+
+    Raises `AlertRefused` (and writes nothing) when a chosen individual may not see it.
+    """
+    db.session.flush()
+    if plan is None:
+        plan = incident_alert_plan(
+            incident.author, incident.pupil, incident.is_sensitive, extra_recipient_ids
+        )
+    return _write_alerts(
+        plan.recipients, incident_id=incident.id, action_id=None, devices=plan.devices
+    )
 
 
 def create_action_alerts(action: Action) -> list[Alert]:
@@ -222,9 +243,14 @@ def create_action_alerts(action: Action) -> list[Alert]:
     return _write_alerts(recipients, incident_id=incident.id, action_id=action.id)
 
 
-def _write_alerts(recipients: Iterable[Recipient], *, incident_id: int, action_id) -> list[Alert]:
+def _write_alerts(
+    recipients: Iterable[Recipient], *, incident_id: int, action_id, devices=None
+) -> list[Alert]:
     """All the alert rows in ONE statement (INSERT … VALUES (…), (…) RETURNING), however many
-    people are alerted; each person appears once, so the ids are matched by recipient."""
+    people are alerted; each person appears once, so the ids are matched by recipient. Sent as
+    an executemany, which SQLAlchemy batches into that one statement ("insertmanyvalues") from
+    a compiled form it caches: `.values(rows)` would compile a new statement every time, a
+    millisecond of Python while the submission holds the numbering lock."""
     now = utcnow()
     rows = [
         {
@@ -239,9 +265,8 @@ def _write_alerts(recipients: Iterable[Recipient], *, incident_id: int, action_i
     if not rows:
         return []
     db.session.flush()
-    ids = dict(
-        db.session.execute(insert(Alert).values(rows).returning(Alert.user_id, Alert.id)).all()
-    )
+    table = Alert.__table__
+    ids = dict(db.session.execute(insert(table).returning(table.c.user_id, table.c.id), rows).all())
     alerts = []
     for row in rows:
         # The rows as written, made persistent in the session without reading them back.
@@ -250,7 +275,7 @@ def _write_alerts(recipients: Iterable[Recipient], *, incident_id: int, action_i
         db.session.add(alert)
         alerts.append(alert)
     # The outbox: each alert's deliveries commit (or roll back) with the alert itself.
-    queue_for_alerts(alerts)
+    queue_for_alerts(alerts, devices)
     return alerts
 
 

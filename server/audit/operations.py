@@ -120,7 +120,9 @@ def hold_chain_lock(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql" or session.info.get(_LOCKED):
         return
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-    session.info[_LOCKED] = True
+    # Which (sub)transaction took it: PostgreSQL releases a lock taken inside a savepoint when
+    # that savepoint rolls back, and then it must be taken again (`_drop_rolled_back`).
+    session.info[_LOCKED] = session.get_nested_transaction() or session.get_transaction()
 
 
 def hold_chain_lock_and_read(session: Session, *columns):
@@ -151,8 +153,10 @@ def _append_before_reading_the_log(state) -> None:
     """Code that reads the log inside the transaction that wrote to it sees its own events:
     they are appended first (the lock is then held from here to the commit, which only such
     rare readers pay for)."""
-    if state.is_select and state.session.info.get(_PENDING) and any(
-        mapper.class_ is AuditEvent for mapper in state.all_mappers
+    if (
+        state.is_select
+        and state.session.info.get(_PENDING)
+        and any(mapper.class_ is AuditEvent for mapper in state.all_mappers)
     ):
         _append_pending(state.session)
 
@@ -195,6 +199,8 @@ def _drop_rolled_back(session: Session, previous: SessionTransaction) -> None:
             if not _within(transaction, previous)
         ]
     session.info.pop(_HEAD, None)
+    if _within(session.info.get(_LOCKED), previous):
+        session.info.pop(_LOCKED, None)  # released by the rollback of the savepoint it was in
     # What was appended inside what rolled back is gone: read the head again when needed.
     session.info.pop(_KNOWN_HEAD, None)
 
@@ -388,4 +394,3 @@ def mail_head_to_dsls() -> list[str]:
     for address in recipients:
         send_mail(address, "Haven: today's audit head, to keep", body)
     return recipients
-

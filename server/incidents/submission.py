@@ -17,7 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, make_transient_to_detached
 
-from server.alerts.operations import AlertRefused, create_incident_alerts
+from server.alerts.operations import (
+    AlertPlan,
+    AlertRefused,
+    create_incident_alerts,
+    incident_alert_plan,
+)
 from server.audit.operations import hold_chain_lock_and_read, record
 from server.audit.seals import written_incident_seal
 from server.auth.models import User
@@ -111,8 +116,9 @@ def submit_incident(
         return _replayed(existing, author, digest)
     draft = parse_payload(author, payload)
     checked = _check_uploads(uploads)
+    plan = _alert_plan(author, draft)
     try:
-        return _write(author, client_uuid, digest, draft, checked, via_device)
+        return _write(author, client_uuid, digest, draft, checked, plan, via_device)
     except IntegrityError:
         # The same UUID, sent twice at once (a retry racing its original): the other request
         # took it first, so this one is its replay, or refused if the content differs.
@@ -480,33 +486,53 @@ def _check_uploads(uploads: Sequence[file_store.Upload]) -> list[file_store.Chec
 # --- Writing ------------------------------------------------------------------------------
 
 
+def _alert_plan(author: User, draft: _Draft) -> AlertPlan:
+    """Who will be alerted, asked before anything is written or locked; a chosen person who
+    may not be alerted refuses the whole submission."""
+    sensitive = any(category.sensitive for category in draft.categories)
+    try:
+        return incident_alert_plan(author, draft.pupil, sensitive, draft.extra_recipient_ids)
+    except AlertRefused as refusal:
+        message = str(getattr(refusal, "message", refusal))
+        raise IncidentRefused(message, {"extra_recipient_ids": message}) from None
+
+
 def _write(
     author: User,
     client_uuid: str,
     digest: str,
     draft: _Draft,
     checked: list[file_store.CheckedFile],
+    plan: AlertPlan,
     via_device=None,
 ) -> Receipt:
+    """Everything that can be done before the numbering lock is (files stored, the rows built,
+    the savepoint begun): the lock is held only for the final append (the rows' INSERTs, the
+    seal, the audit event) and the commit, which is what caps submissions per second."""
     stored_names: list[str] = []
-    number = _serialise_numbering()
     try:
-        with db.session.begin_nested():
-            incident = _add_incident(author, client_uuid, digest, draft, number)
-            for item in checked:
-                stored_names.append(file_store.store(item.data))
-                db.session.add(
-                    IncidentFile(
-                        incident=incident,
-                        original_name=item.original_name,
-                        stored_name=stored_names[-1],
-                        content_type=item.content_type,
-                        size=len(item.data),
-                        sha256=item.sha256,
-                    )
+        files = []
+        for item in checked:
+            stored_names.append(file_store.store(item.data))
+            files.append(
+                IncidentFile(
+                    original_name=item.original_name,
+                    stored_name=stored_names[-1],
+                    content_type=item.content_type,
+                    size=len(item.data),
+                    sha256=item.sha256,
                 )
+            )
+        incident = _new_incident(author, client_uuid, digest, draft)
+        marks = [IncidentBodyMark(**mark) for mark in draft.body_marks]
+        with db.session.begin_nested():
+            incident.number = _serialise_numbering()
+            db.session.add(incident)
+            for part in (*marks, *files):
+                part.incident = incident
+                db.session.add(part)
             db.session.flush()
-            create_incident_alerts(incident, draft.extra_recipient_ids)
+            create_incident_alerts(incident, plan=plan)
             record(
                 "incident.created",
                 object_type="incident",
@@ -514,10 +540,6 @@ def _write(
                 actor=author,
                 details=_audit_details(incident, client_uuid, via_device),
             )
-    except AlertRefused as refusal:
-        file_store.discard(stored_names)
-        message = str(getattr(refusal, "message", refusal))
-        raise IncidentRefused(message, {"extra_recipient_ids": message}) from None
     except BaseException:
         file_store.discard(stored_names)
         raise
@@ -535,11 +557,9 @@ def _audit_details(incident: Incident, client_uuid: str, via_device) -> dict[str
     return details
 
 
-def _add_incident(
-    author: User, client_uuid: str, digest: str, draft: _Draft, number: int
-) -> Incident:
-    incident = Incident(
-        number=number,
+def _new_incident(author: User, client_uuid: str, digest: str, draft: _Draft) -> Incident:
+    """The incident's row, not yet in the session: its number is given under the lock."""
+    return Incident(
         uuid=client_uuid,
         content_hash=digest,
         pupil=draft.pupil,
@@ -563,8 +583,3 @@ def _add_incident(
         body_marks=[],
         files=[],
     )
-    db.session.add(incident)
-    for mark in draft.body_marks:
-        db.session.add(IncidentBodyMark(incident=incident, **mark))
-    db.session.flush()
-    return incident

@@ -41,18 +41,28 @@ def queue_for_users(user_ids: Iterable[int], *, high_urgency: bool, **about) -> 
     )
 
 
-def queue_for_alerts(alerts) -> list[int]:
-    """A pending delivery for each alert to each device of its recipient."""
-    alerts = list(alerts)
-    if not alerts:
-        return []
+def devices_of(user_ids) -> dict[int, list[int]]:
+    """{user id: the ids of their push subscriptions}, for those who have any."""
     devices: dict[int, list[int]] = {}
+    if not user_ids:
+        return devices
     for row in db.session.execute(
         select(PushSubscription.id, PushSubscription.user_id).where(
-            PushSubscription.user_id.in_({alert.user_id for alert in alerts})
+            PushSubscription.user_id.in_(set(user_ids))
         )
     ):
         devices.setdefault(row.user_id, []).append(row.id)
+    return devices
+
+
+def queue_for_alerts(alerts, devices: dict[int, list[int]] | None = None) -> list[int]:
+    """A pending delivery for each alert to each device of its recipient; `devices` as
+    `devices_of` gives them, when the caller already asked (before taking a lock)."""
+    alerts = list(alerts)
+    if not alerts:
+        return []
+    if devices is None:
+        devices = devices_of({alert.user_id for alert in alerts})
     deliveries = []
     for alert in alerts:
         high = bool(alert.incident.urgent or alert.incident.is_sensitive)
