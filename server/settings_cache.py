@@ -28,7 +28,8 @@ class SettingsVersion(db.Model):
     token: Mapped[str] = mapped_column(String(64))
 
 
-SETTINGS_TABLES = frozenset({"alert_rules", "categories", "agencies"})
+# The roll and the classes too (migration 0013_roster_version): the roster is kept here.
+SETTINGS_TABLES = frozenset({"alert_rules", "categories", "agencies", "pupils", "school_classes"})
 _EXTENSION = "haven.settings_cache"
 
 

@@ -198,6 +198,7 @@ def test_pages_stay_within_their_query_budget(app, client, school, sign_in, role
 def test_the_roster_is_one_query_however_many_pupils(app, client, school, sign_in, make_pupil):
     sign_in(school.teacher)
     client.get("/api/roster")
+    make_pupil("First", "Extra", class_id=school.class_4b)
     with counted(app) as few:
         client.get("/api/roster", headers=JSON)
     for n in range(20):
@@ -206,6 +207,24 @@ def test_the_roster_is_one_query_however_many_pupils(app, client, school, sign_i
         client.get("/api/roster", headers=JSON)
     assert many.count == few.count
     assert sum("pupils" in statement for statement in many) == 1, str(many)
+
+
+def test_the_roster_is_read_again_only_when_the_roll_or_a_class_changes(
+    app, client, school, sign_in, make_pupil
+):
+    from server.pupils.models import SchoolClass
+
+    sign_in(school.teacher)
+    first = client.get("/api/roster", headers=JSON).get_data()
+    with counted(app) as unchanged:
+        again = client.get("/api/roster", headers=JSON).get_data()
+    assert again == first
+    assert not any("FROM pupils" in statement for statement in unchanged), str(unchanged)
+    with app.app_context():
+        db.session.get(SchoolClass, school.class_4b).name = "4 Blue"
+        db.session.commit()
+    renamed = client.get("/api/roster", headers=JSON).get_json()
+    assert ["4 Blue", "Year 4"] in renamed["places"]
 
 
 def test_recording_an_incident_stays_within_its_query_budget(app, client, school, sign_in):

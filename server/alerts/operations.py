@@ -189,7 +189,9 @@ class AlertPlan:
     devices: dict[int, list[int]]  # {user id: their push subscriptions' ids}
 
 
-def incident_alert_plan(author: User, pupil: Pupil | None, sensitive: bool, extra_recipient_ids=()):
+def incident_alert_plan(
+    author: User, pupil: Pupil | None, sensitive: bool, extra_recipient_ids=()
+) -> AlertPlan:
     """Who a new incident will alert, and their devices, worked out before it is written.
 
     Raises `AlertRefused` when a chosen individual may not see it; a chosen individual whose

@@ -16,6 +16,7 @@ from server.incidents.files import ACCEPTED_FILE_TYPES, MAX_FILE_BYTES
 from server.incidents.models import BODY_MARK_KINDS, Agency, Category
 from server.incidents.policy import reads_incidents
 from server.pupils.models import Pupil, SchoolClass, year_label
+from server.settings_cache import cached
 
 
 def form_vocabulary(user: User) -> dict[str, Any]:
@@ -101,7 +102,20 @@ def roster(user: User) -> dict[str, Any]:
 
 def roster_json(user: User) -> tuple[bytes, str]:
     """The roster as compact JSON bytes, and its ETag: a hash of exactly those bytes, so a
-    device that has this roster already is told so (304) and sends nothing again."""
+    device that has this roster already is told so (304) and sends nothing again.
+
+    Everyone who records sees one of two rosters, with legal names (REVIEW_ALL) or without:
+    each is built once per change to the roll or the classes (their triggers replace the
+    settings token, migration 0013_roster_version) and kept by the process, not read and
+    serialised again for every member of staff who opens the form."""
+    with_legal_name = user.can(Permission.REVIEW_ALL)
+    return cached(
+        "roster-legal" if with_legal_name else "roster",
+        lambda: _roster_bytes(user),
+    )
+
+
+def _roster_bytes(user: User) -> tuple[bytes, str]:
     body = json.dumps(roster(user), separators=(",", ":"), ensure_ascii=False).encode()
     return body, hashlib.sha256(body).hexdigest()[:32]
 
