@@ -12,7 +12,7 @@ serves the current file for anything that cannot know the build, revalidated on 
 import re
 from html.parser import HTMLParser
 
-from flask import Flask, current_app, g, url_for
+from flask import Flask, current_app, g, has_request_context, request, url_for
 from markupsafe import Markup
 
 from server.assets.files import StaticFiles
@@ -21,6 +21,7 @@ from server.assets.modules import ModuleGraph
 EXTENSION = "haven.assets"
 STATIC_ENDPOINTS = frozenset({"static", "static_unversioned"})
 BUILD_PATTERN = "[0-9a-f]{16}"
+_NONCE = re.compile(r"\snonce=\"[^\"]*\"")
 
 
 class Assets:
@@ -28,6 +29,9 @@ class Assets:
         self.files = StaticFiles(root)
         self.modules = ModuleGraph(root)
         self.build: str | None = None
+        # The preload links of each page's scripts, by (scripts, build, script root): the same
+        # for every request, so not parsed, walked and built again for each.
+        self.preloads: dict[tuple, Markup] = {}
 
 
 def init_assets(app: Flask, root) -> None:
@@ -77,6 +81,17 @@ def module_preloads(*entries) -> Markup:
 
     Each entry is a file name under pwa/ ('js/app.js') or rendered HTML (a template's
     `self.scripts()`), whose `<script type="module" src>` are taken as entries."""
+    root = request.script_root if has_request_context() else None
+    # A script's nonce differs on every request; where it loads from does not.
+    scripts = tuple(_NONCE.sub("", str(entry)) for entry in entries)
+    key = (scripts, current_build(), root)
+    found = assets().preloads.get(key)
+    if found is None:
+        found = assets().preloads[key] = _module_preloads(entries)
+    return found
+
+
+def _module_preloads(entries) -> Markup:
     names: list[str] = []
     for entry in entries:
         names.extend(module_sources(str(entry)) if "<" in str(entry) else [entry])
