@@ -36,6 +36,9 @@ _HEAD = "haven_audit_head"
 _LOCKED = "haven_audit_chain_locked"
 # The chain's head as read under the lock this transaction holds (so nobody else can move it).
 _KNOWN_HEAD = "haven_audit_known_head"
+# Built once: read while the lock is held, where every microsecond is everyone's.
+_TAKE_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_CHAIN_HEAD = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1).scalar_subquery()
 
 
 def client_address() -> str | None:
@@ -119,7 +122,7 @@ def hold_chain_lock(session: Session) -> None:
     Incident numbering takes it too, just before its final append (server.incidents)."""
     if session.get_bind().dialect.name != "postgresql" or session.info.get(_LOCKED):
         return
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+    session.execute(_TAKE_CHAIN_LOCK, {"key": _CHAIN_LOCK_KEY})
     # Which (sub)transaction took it: PostgreSQL releases a lock taken inside a savepoint when
     # that savepoint rolls back, and then it must be taken again (`_drop_rolled_back`).
     session.info[_LOCKED] = session.get_nested_transaction() or session.get_transaction()
@@ -131,8 +134,7 @@ def hold_chain_lock_and_read(session: Session, *columns):
     is kept for the append at commit, which then need not read it again. Returns the columns'
     values."""
     hold_chain_lock(session)
-    head = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1).scalar_subquery()
-    row = session.execute(select(head, *columns)).one()
+    row = session.execute(select(_CHAIN_HEAD, *columns)).one()
     session.info[_KNOWN_HEAD] = row[0] or GENESIS_HASH
     return tuple(row[1:])
 

@@ -47,6 +47,7 @@ from server.pupils.models import Pupil
 from server.settings_cache import cached
 
 FIRST_NUMBER = 1001
+_HIGHEST_NUMBER = select(func.max(Incident.number)).scalar_subquery()
 # Device clocks drift: a moment this little ahead of ours is "now", not the future.
 CLOCK_TOLERANCE = timedelta(minutes=5)
 # Nothing a school records happened before this; it is a mistyped year.
@@ -179,9 +180,7 @@ def _serialise_numbering() -> int:
     and its audit event), after everything was checked, so requests do not queue behind one
     another's checking; and it is the one lock the audit chain takes at commit anyway.
     Returns the next number, read under the lock with the chain's head in one query."""
-    (highest,) = hold_chain_lock_and_read(
-        db.session(), select(func.max(Incident.number)).scalar_subquery()
-    )
+    (highest,) = hold_chain_lock_and_read(db.session(), _HIGHEST_NUMBER)
     return max(highest or 0, FIRST_NUMBER - 1) + 1
 
 
