@@ -366,6 +366,12 @@ REFUSALS = [
     ("no category", lambda s: {"category_ids": []}, "category_ids", "at least one"),
     ("unknown category", lambda s: {"category_ids": [999999]}, "category_ids", "from the list"),
     (
+        "group heading",
+        lambda s: {"category_ids": [s.vocabulary["Cause for concern"]]},
+        "category_ids",
+        "is a group heading",
+    ),
+    (
         "dsl-only category",
         lambda s: {"category_ids": [s.vocabulary["Safeguarding – Neglect"]]},
         "category_ids",

@@ -95,6 +95,20 @@ def test_the_safeguarding_family_itself_is_dsl_only(app, school):
         submit(app, school.pastoral, body)
 
 
+def test_a_family_heading_is_not_a_category_an_incident_can_have(app, school):
+    # The form offers only its kinds; a client sending the heading itself is refused too.
+    body = base_payload(school, category_ids=[school.vocabulary["Safeguarding"]])
+    with pytest.raises(IncidentRefused) as refused:
+        submit(app, school.dsl, body)
+    assert refused.value.fields == {
+        "category_ids": "“Safeguarding” is a group heading: choose one of its categories."
+    }
+    assert incident_count(app) == 0
+    body = base_payload(school, category_ids=[school.vocabulary["Safeguarding – Neglect"]])
+    submit(app, school.dsl, body)
+    assert incident_count(app) == 1
+
+
 def test_office_admin_cannot_record_even_through_the_function(app, school):
     with pytest.raises(IncidentRefused) as refused:
         submit(app, school.admin, base_payload(school))

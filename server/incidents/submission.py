@@ -369,6 +369,11 @@ def _check_categories(author, payload, draft, errors) -> None:
         Permission.CHOOSE_DSL_ONLY_CATEGORIES
     ):
         errors["category_ids"] = DSL_ONLY_REFUSAL
+    elif headings := [c for c in categories if c.id in _family_headings()]:
+        # As correct_incident refuses (operations.py): an incident is about one of the kinds.
+        errors["category_ids"] = (
+            f"“{headings[0].name}” is a group heading: choose one of its categories."
+        )
     else:
         draft.categories = categories
 
@@ -446,6 +451,13 @@ def _categories(ids: list[int]) -> list[Category] | None:
         # The session's own copy if it has one, else this one, as if loaded: no query.
         found.append(db.session.merge(category, load=False))
     return found
+
+
+def _family_headings() -> set[int]:
+    """The ids of families with active sub-categories (vocabulary.is_family_heading), from the
+    same cached rows."""
+    rows = cached("categories", _category_rows).values()
+    return {row["parent_id"] for row in rows if row["active"] and row["parent_id"] is not None}
 
 
 def _category_rows() -> dict[int, dict[str, Any]]:
