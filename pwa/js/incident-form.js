@@ -9,7 +9,7 @@
 // sends it online as before.
 
 import { AlertPreview, person } from './alert-preview.js';
-import { ApiError, getJSON } from './api.js';
+import { ApiError, getJSON, getJSONUnlessUnchanged } from './api.js';
 import { BodyMap } from './body-map.js';
 import { checkedIds, renderAgencies, renderCategories } from './choices.js';
 import { FilePicker, formatSize } from './file-picker.js';
@@ -22,7 +22,7 @@ import { dataKey, deviceRecord, lock, unlockOnline } from './device.js';
 import { DeviceLock, offerPinSetup } from './device-lock.js';
 import { cryptoAvailable } from './device-crypto.js';
 import {
-  deleteDraft, loadDraft, loadSnapshot, refreshedSnapshot, saveDraft, saveSnapshot,
+  deleteDraft, hasDraft, loadDraft, loadSnapshot, saveDraft, saveSnapshot,
 } from './drafts.js';
 import { get } from './idb.js';
 import {
@@ -49,6 +49,9 @@ const DATA = [
   ['vocabulary', '/api/incident-form'], ['roster', '/api/roster'], ['staff', '/api/staff'],
 ];
 let draftUuid = newUuid();
+// The device being opened (openDevice): sending and drafts wait for it, the form does not.
+let opening = Promise.resolve();
+let rosterEtag = null;
 // This device, when it can keep keys: {userId, deviceId, signingKey}.
 let device = null;
 let deviceLock = null;
@@ -86,13 +89,23 @@ async function load() {
   $('#load-problem').hidden = true;
   $('#form-loading').hidden = false;
   try {
-    await openDevice();
-    const [vocabulary, roster, staff] = await loadData();
-    build(vocabulary, roster, staff);
-    await restoreDraft();
-    form.hidden = false;
-    $('#form-loading').hidden = true;
-    document.documentElement.dataset.incidentForm = 'ready';
+    // The device's keys take a round trip (or the PIN), the form's data another: both are
+    // asked for at once, and the form waits for the keys only where it needs them (a draft to
+    // bring back, or no connection).
+    opening = openDevice();
+    opening.catch(() => {}); // awaited below, or by whatever needs the keys
+    const data = await loadData();
+    build(...data);
+    if (appShell || await draftWaiting()) {
+      await opening;
+      await restoreDraft();
+      ready();
+      keepSnapshots(data);
+      return;
+    }
+    ready();
+    await settleDevice();
+    keepSnapshots(data);
   } catch (error) {
     $('#form-loading').hidden = true;
     $('[data-load-message]').textContent = loadProblem(error);
@@ -100,6 +113,32 @@ async function load() {
     $('#load-problem').hidden = false;
     $('#load-problem').focus();
   }
+}
+
+function ready() {
+  form.hidden = false;
+  $('#form-loading').hidden = true;
+  document.documentElement.dataset.incidentForm = 'ready';
+}
+
+// Only a draft kept on this device needs the keys before the form can be used; whether there
+// is one can be read without them.
+async function draftWaiting() {
+  const userId = Number(document.querySelector('meta[name="haven-user"]')?.content);
+  if (!cryptoAvailable() || !userId) return false;
+  return hasDraft(userId).catch(() => false);
+}
+
+// The form is in use while the device opens: once it has, what was typed meanwhile is saved.
+// A device that cannot be opened leaves the form sending online, as in a browser without keys.
+async function settleDevice() {
+  try {
+    await opening;
+  } catch (error) {
+    console.warn('Haven could not open this device’s keys:', error);
+    return;
+  }
+  if (main.dataset.unsentWork === 'yes') saveNow();
 }
 
 // --- This device: its keys, and the data kept for use with no connection ----------------------
@@ -148,28 +187,21 @@ async function openDevice() {
 const NOT_SET_UP = 'This device has not been set up to record with no connection. Connect to '
   + 'Haven and sign in once, and set an offline PIN when it asks.';
 
-// From Haven when it can be reached (and kept, encrypted, for later); from the kept copy when not.
-// The roster goes with the ETag of the device's kept copy (a 304 means that copy is current,
-// and nothing is sent again); it is kept, encrypted, by refreshedSnapshot itself.
-function fetchData(name, url) {
-  if (name === 'roster' && device && dataKey()) {
-    return refreshedSnapshot(dataKey(), device.userId, name, url);
-  }
-  return getJSON(url);
-}
-
+// From Haven when it can be reached (the page has already asked for it: see new.html); from
+// the copy kept on the device, encrypted, when not.
 async function loadData() {
   if (!appShell) {
     try {
-      const fetched = await Promise.all(DATA.map(([name, url]) => fetchData(name, url)));
-      if (device && dataKey()) {
-        await Promise.all(DATA.map(([name], i) => name !== 'roster'
-          && saveSnapshot(dataKey(), device.userId, name, fetched[i]))).catch(() => {});
-      }
-      return fetched;
+      return await Promise.all(DATA.map(([name, url]) => (name === 'roster'
+        ? getJSONUnlessUnchanged(url).then((answer) => { rosterEtag = answer.etag; return answer.data; })
+        : getJSON(url))));
     } catch (error) {
-      if (!device || (error.kind !== 'network' && error.kind !== 'server')) throw error;
+      if (error.kind !== 'network' && error.kind !== 'server') throw error;
+      await opening.catch(() => {});
+      if (!device) throw error;
     }
+  } else {
+    await opening;
   }
   const kept = device && dataKey()
     ? await Promise.all(DATA.map(([name]) => loadSnapshot(dataKey(), device.userId, name)))
@@ -179,6 +211,21 @@ async function loadData() {
   }
   main.dataset.offline = 'yes';
   return kept;
+}
+
+// What was fetched, kept encrypted for use with no connection. The roster keeps its ETag (so
+// the app's background refresh is told 304) and is encrypted again only when it changed.
+async function keepSnapshots([vocabulary, roster, staff]) {
+  if (main.dataset.offline === 'yes' || !device || !dataKey()) return;
+  const { userId } = device;
+  const key = dataKey();
+  const keptRoster = await get('snapshots', `${userId}:roster`).catch(() => null);
+  await Promise.all([
+    saveSnapshot(key, userId, 'vocabulary', vocabulary),
+    saveSnapshot(key, userId, 'staff', staff),
+    rosterEtag && keptRoster?.etag === rosterEtag ? null
+      : saveSnapshot(key, userId, 'roster', roster, rosterEtag),
+  ]).catch(() => {});
 }
 
 function loadProblem(error) {
@@ -506,6 +553,8 @@ async function send() {
     return;
   }
   setLocked(true);
+  // Sealed into the outbox whenever this device can: never sent around it for want of waiting.
+  await opening.catch(() => {});
   if (!device || !dataKey()) {
     queue.add({ uuid: draftUuid, incident, files: parts.files.value });
     return;
