@@ -69,9 +69,8 @@ class Link:
         self.rate = {"down": down_kbps * 125, "up": up_kbps * 125}  # bytes per second
         self.free = {"down": 0.0, "up": 0.0}
 
-    def arrival(self, direction: str, size: int) -> float:
-        now = time.monotonic()
-        start = max(now, self.free[direction])
+    def arrival(self, direction: str, size: int, earliest: float = 0.0) -> float:
+        start = max(time.monotonic(), earliest, self.free[direction])
         self.free[direction] = start + size / self.rate[direction]
         return self.free[direction] + self.half_rtt
 
@@ -95,6 +94,15 @@ class SlowProxy:
         self.loop.run_forever()
 
     async def _connection(self, client_reader, client_writer):
+        # The TCP handshake takes a round trip before the browser can send; the server sees
+        # the connection (and a sync worker is taken) only when the request reaches it.
+        connected = time.monotonic() + 2 * self.link.half_rtt
+        first = await client_reader.read(16384)
+        if not first:
+            client_writer.close()
+            return
+        due = self.link.arrival("up", len(first), connected)
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(
                 "127.0.0.1", self.upstream_port
@@ -102,14 +110,13 @@ class SlowProxy:
         except OSError:
             client_writer.close()
             return
-        # The TCP handshake over the link: nothing is delivered until it has taken its round trip.
-        opened = time.monotonic() + 2 * self.link.half_rtt
+        upstream_writer.write(first)
         await asyncio.gather(
-            self._pipe(client_reader, upstream_writer, "up", opened),
-            self._pipe(upstream_reader, client_writer, "down", opened),
+            self._pipe(client_reader, upstream_writer, "up"),
+            self._pipe(upstream_reader, client_writer, "down"),
         )
 
-    async def _pipe(self, reader, writer, direction: str, not_before: float):
+    async def _pipe(self, reader, writer, direction: str):
         queue: asyncio.Queue = asyncio.Queue()
 
         async def deliver():
@@ -125,7 +132,7 @@ class SlowProxy:
         delivering = asyncio.ensure_future(deliver())
         try:
             while data := await reader.read(16384):
-                queue.put_nowait((max(not_before, self.link.arrival(direction, len(data))), data))
+                queue.put_nowait((self.link.arrival(direction, len(data)), data))
         except (ConnectionError, OSError):
             pass
         queue.put_nowait(None)
