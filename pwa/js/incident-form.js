@@ -9,7 +9,7 @@
 // sends it online as before.
 
 import { AlertPreview, person } from './alert-preview.js';
-import { ApiError, getJSON, getJSONUnlessUnchanged } from './api.js';
+import { ApiError } from './api.js';
 import { BodyMap } from './body-map.js';
 import { checkedIds, renderAgencies, renderCategories } from './choices.js';
 import { FilePicker, formatSize } from './file-picker.js';
@@ -45,9 +45,8 @@ const CHECKED_HERE = new Set(['pupil_id', 'occurred_at', 'account', 'parents_con
   'on_behalf']);
 const appShell = main.hasAttribute('data-app-shell');
 const SAVE_DELAY_MS = 400;
-const DATA = [
-  ['vocabulary', '/api/incident-form'], ['roster', '/api/roster'], ['staff', '/api/staff'],
-];
+// What the form needs, by the names it is kept under on the device.
+const DATA = ['vocabulary', 'roster', 'staff'];
 let draftUuid = newUuid();
 // The device being opened (openDevice): sending and drafts wait for it, the form does not.
 let opening = Promise.resolve();
@@ -187,24 +186,18 @@ async function openDevice() {
 const NOT_SET_UP = 'This device has not been set up to record with no connection. Connect to '
   + 'Haven and sign in once, and set an offline PIN when it asks.';
 
-// From Haven when it can be reached (the page has already asked for it: see new.html); from
-// the copy kept on the device, encrypted, when not.
+// Online, in the page itself (templates/incidents/new.html); in the app shell, from the copy
+// kept on the device, encrypted, once the PIN has opened it.
 async function loadData() {
-  if (!appShell) {
-    try {
-      return await Promise.all(DATA.map(([name, url]) => (name === 'roster'
-        ? getJSONUnlessUnchanged(url).then((answer) => { rosterEtag = answer.etag; return answer.data; })
-        : getJSON(url))));
-    } catch (error) {
-      if (error.kind !== 'network' && error.kind !== 'server') throw error;
-      await opening.catch(() => {});
-      if (!device) throw error;
-    }
-  } else {
-    await opening;
+  const embedded = document.getElementById('form-data');
+  if (embedded) {
+    const data = JSON.parse(embedded.textContent);
+    rosterEtag = data.roster_etag;
+    return DATA.map((name) => data[name]);
   }
+  await opening;
   const kept = device && dataKey()
-    ? await Promise.all(DATA.map(([name]) => loadSnapshot(dataKey(), device.userId, name)))
+    ? await Promise.all(DATA.map((name) => loadSnapshot(dataKey(), device.userId, name)))
     : [];
   if (kept.length === 0 || kept.some((value) => !value)) {
     throw new ApiError('network', 0, { message: NOT_SET_UP });
@@ -213,7 +206,7 @@ async function loadData() {
   return kept;
 }
 
-// What was fetched, kept encrypted for use with no connection. The roster keeps its ETag (so
+// What came with the page, kept encrypted for use with no connection. The roster keeps its ETag (so
 // the app's background refresh is told 304) and is encrypted again only when it changed.
 async function keepSnapshots([vocabulary, roster, staff]) {
   if (main.dataset.offline === 'yes' || !device || !dataKey()) return;
