@@ -148,10 +148,11 @@ class SlowProxy:
 
 
 @contextmanager
-def gunicorn(tree: Path, env: dict[str, str], port: int, access_log: Path):
+def gunicorn(tree: Path, env: dict[str, str], port: int, access_log: Path, options=()):
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
         "--workers", "3",  # as Procfile's web
+        *options,
         "--bind", f"127.0.0.1:{port}",
         "--log-level", "warning",
         "--access-logfile", str(access_log),
@@ -312,6 +313,11 @@ def main() -> None:
     parser.add_argument("--waterfall", action="store_true", help="print each visit's requests")
     parser.add_argument("--paths", action="store_true", help="print the requests the server saw")
     parser.add_argument("--port", type=int, default=8775)
+    parser.add_argument(
+        "--gunicorn",
+        default="",
+        help="more gunicorn options, e.g. '--worker-class gthread --threads 4' (keep-alive)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, bench_database() as url:
         instance = Path(tmp) / "instance"
@@ -340,7 +346,7 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for tree in args.trees:
                 access_log = Path(tmp) / f"access-{secrets.token_hex(4)}.log"
-                with gunicorn(tree.resolve(), env, args.port, access_log):
+                with gunicorn(tree.resolve(), env, args.port, access_log, args.gunicorn.split()):
                     warm_up(args.port, session_cookie(app, ids["teacher"], "warm")[0])
                     runs = []
                     for _ in range(args.runs):

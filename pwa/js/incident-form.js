@@ -15,22 +15,19 @@ import { checkedIds, renderAgencies, renderCategories } from './choices.js';
 import { FilePicker, formatSize } from './file-picker.js';
 import { FormErrors } from './form-errors.js';
 import { pupilDetails, PupilPicker, pupilTitle, RosterIndex } from './pupil-picker.js';
-import { keepSessionWhileTyping } from './session-activity.js';
 import { StaffPicker } from './staff-picker.js';
 import { newUuid, SubmitQueue } from './submit-queue.js';
-import { dataKey, deviceRecord, lock, unlockOnline } from './device.js';
-import { DeviceLock, offerPinSetup } from './device-lock.js';
 import { cryptoAvailable } from './device-crypto.js';
-import {
-  deleteDraft, hasDraft, loadDraft, loadSnapshot, saveDraft, saveSnapshot,
-} from './drafts.js';
 import { get } from './idb.js';
-import {
-  addToOutbox, channelName, discard, prefetchSealingKey, receiptFor, replayOutbox,
-} from './outbox.js';
-import { OutboxPanel } from './outbox-panel.js';
 
 const $ = (selector) => document.querySelector(selector);
+// This device's keys, drafts and outbox (SPEC §5) load beside the form, not before it: a first
+// visit on a slow link would otherwise wait for eight more files. `onDevice` holds them once
+// loaded, which is always before `device` is set (openDevice).
+let onDevice = null;
+const loadOnDevice = () => Promise.all([
+  import('./device.js'), import('./device-lock.js'), import('./drafts.js'), import('./outbox.js'),
+]).then((modules) => Object.assign({}, ...modules));
 const form = $('#incident-form');
 const main = $('main');
 const errors = new FormErrors(form, $('#error-summary'));
@@ -125,7 +122,7 @@ function ready() {
 async function draftWaiting() {
   const userId = Number(document.querySelector('meta[name="haven-user"]')?.content);
   if (!cryptoAvailable() || !userId) return false;
-  return hasDraft(userId).catch(() => false);
+  return Boolean(await get('drafts', userId).catch(() => null));
 }
 
 // The form is in use while the device opens: once it has, what was typed meanwhile is saved.
@@ -144,6 +141,8 @@ async function settleDevice() {
 
 async function openDevice() {
   if (!cryptoAvailable()) return;
+  onDevice ??= await loadOnDevice();
+  const { DeviceLock, deviceRecord, offerPinSetup, prefetchSealingKey, unlockOnline } = onDevice;
   const userId = appShell ? (await get('meta', 'lastUser').catch(() => null))?.userId
     : Number(document.querySelector('meta[name="haven-user"]')?.content);
   if (!userId) {
@@ -196,8 +195,9 @@ async function loadData() {
     return DATA.map((name) => data[name]);
   }
   await opening;
-  const kept = device && dataKey()
-    ? await Promise.all(DATA.map((name) => loadSnapshot(dataKey(), device.userId, name)))
+  const kept = device && onDevice.dataKey()
+    ? await Promise.all(DATA.map((name) => onDevice.loadSnapshot(onDevice.dataKey(),
+      device.userId, name)))
     : [];
   if (kept.length === 0 || kept.some((value) => !value)) {
     throw new ApiError('network', 0, { message: NOT_SET_UP });
@@ -209,15 +209,15 @@ async function loadData() {
 // What came with the page, kept encrypted for use with no connection. The roster keeps its ETag (so
 // the app's background refresh is told 304) and is encrypted again only when it changed.
 async function keepSnapshots([vocabulary, roster, staff]) {
-  if (main.dataset.offline === 'yes' || !device || !dataKey()) return;
+  if (main.dataset.offline === 'yes' || !device || !onDevice.dataKey()) return;
   const { userId } = device;
-  const key = dataKey();
+  const key = onDevice.dataKey();
   const keptRoster = await get('snapshots', `${userId}:roster`).catch(() => null);
   await Promise.all([
-    saveSnapshot(key, userId, 'vocabulary', vocabulary),
-    saveSnapshot(key, userId, 'staff', staff),
+    onDevice.saveSnapshot(key, userId, 'vocabulary', vocabulary),
+    onDevice.saveSnapshot(key, userId, 'staff', staff),
     rosterEtag && keptRoster?.etag === rosterEtag ? null
-      : saveSnapshot(key, userId, 'roster', roster, rosterEtag),
+      : onDevice.saveSnapshot(key, userId, 'roster', roster, rosterEtag),
   ]).catch(() => {});
 }
 
@@ -286,7 +286,8 @@ function wire() {
     if (event.key === 'Enter' && event.target instanceof HTMLInputElement
       && event.target.type !== 'submit') event.preventDefault();
   });
-  keepSessionWhileTyping(form);
+  // Needed only once someone has typed for a minute: loaded after the form.
+  import('./session-activity.js').then(({ keepSessionWhileTyping }) => keepSessionWhileTyping(form));
   form.addEventListener('input', changed);
   form.addEventListener('change', changed);
   for (const part of ['pupil', 'linked', 'staff', 'bodyMap', 'files']) {
@@ -299,12 +300,12 @@ function wire() {
 function followTheBlankScreen() {
   new MutationObserver(async () => {
     const blanked = document.documentElement.classList.contains('blanked');
-    if (blanked && dataKey()) {
+    if (blanked && onDevice.dataKey()) {
       await saveNow();
-      lock();
-    } else if (!blanked && device && !dataKey() && !appShell) {
+      onDevice.lock();
+    } else if (!blanked && device && !onDevice.dataKey() && !appShell) {
       try {
-        await unlockOnline(device.userId);
+        await onDevice.unlockOnline(device.userId);
       } catch {
         await deviceLock.unlockWithPin('Haven cannot be reached just now. Enter your offline PIN '
           + 'to carry on.').catch(() => {});
@@ -324,9 +325,10 @@ function changed() {
 
 async function saveNow() {
   clearTimeout(saveTimer);
-  if (!device || !dataKey() || main.dataset.unsentWork !== 'yes' || queue.has(draftUuid)) return;
+  if (!device || !onDevice.dataKey() || main.dataset.unsentWork !== 'yes'
+    || queue.has(draftUuid)) return;
   try {
-    await saveDraft(dataKey(), device.userId, {
+    await onDevice.saveDraft(onDevice.dataKey(), device.userId, {
       fields: { ...collect(), occurred_local: $('#occurred-at').value },
       files: parts.files.value,
     });
@@ -337,8 +339,8 @@ async function saveNow() {
 }
 
 async function restoreDraft() {
-  if (!device || !dataKey()) return;
-  const draft = await loadDraft(dataKey(), device.userId);
+  if (!device || !onDevice.dataKey()) return;
+  const draft = await onDevice.loadDraft(onDevice.dataKey(), device.userId);
   if (!draft) return;
   const { fields } = draft;
   if (fields.uuid) draftUuid = fields.uuid;
@@ -387,7 +389,7 @@ function checkIds(container, ids) {
 
 async function startAgain() {
   if (!window.confirm('Start again? What you had written will be deleted.')) return;
-  if (device) await deleteDraft(device.userId);
+  if (device) await onDevice.deleteDraft(device.userId);
   $('#draft-restored').hidden = true;
   clearForm();
 }
@@ -548,7 +550,7 @@ async function send() {
   setLocked(true);
   // Sealed into the outbox whenever this device can: never sent around it for want of waiting.
   await opening.catch(() => {});
-  if (!device || !dataKey()) {
+  if (!device || !onDevice.dataKey()) {
     queue.add({ uuid: draftUuid, incident, files: parts.files.value });
     return;
   }
@@ -573,18 +575,18 @@ function showRecap() {
 // once when Haven can be reached.
 async function sendThroughOutbox(incident) {
   try {
-    await addToOutbox({ ...device, incident, files: parts.files.value });
+    await onDevice.addToOutbox({ ...device, incident, files: parts.files.value });
   } catch (error) {
     setLocked(false);
     errors.show({}, `This incident could not be kept on this device, so it has not been added: ${error.message}`);
     return;
   }
   clearTimeout(saveTimer);
-  await deleteDraft(device.userId).catch(() => {});
+  await onDevice.deleteDraft(device.userId).catch(() => {});
   main.dataset.unsentWork = '';
   const uuid = incident.uuid;
-  await replayOutbox({ only: uuid, force: true }).catch(() => {});
-  const receipt = await receiptFor(uuid);
+  await onDevice.replayOutbox({ only: uuid, force: true }).catch(() => {});
+  const receipt = await onDevice.receiptFor(uuid);
   if (receipt) {
     showReceipt({ receipt });
     return;
@@ -592,7 +594,7 @@ async function sendThroughOutbox(incident) {
   const entry = await get('outbox', uuid);
   if (entry?.refusal) {
     // Refused at once, with the form still here: put it right and add it again.
-    await discard(uuid);
+    await onDevice.discard(uuid);
     main.dataset.unsentWork = 'yes';
     saveNow();
     const { refusal } = entry;
@@ -701,7 +703,7 @@ function recordAnother() {
 }
 
 // An incident this page left waiting may be sent by the service worker or another tab.
-function listenForLaterReceipts() {
+function listenForLaterReceipts(channelName) {
   try {
     new BroadcastChannel(channelName).addEventListener('message', ({ data }) => {
       if (data?.type === 'sent' && data.uuid === queuedUuid) showReceipt({ receipt: data.receipt });
@@ -728,6 +730,10 @@ for (const button of document.querySelectorAll('[data-record-another]')) {
 }
 $('[data-start-again]').addEventListener('click', startAgain);
 $('[data-retry-load]').addEventListener('click', load);
-if (cryptoAvailable()) new OutboxPanel($('#outbox'));
-listenForLaterReceipts();
 load();
+if (cryptoAvailable()) {
+  // What waits in this device's outbox, and receipts for what this page left there: beside
+  // the form, not before it.
+  import('./outbox-panel.js').then(({ OutboxPanel }) => new OutboxPanel($('#outbox')));
+  import('./outbox.js').then(({ channelName }) => listenForLaterReceipts(channelName));
+}
