@@ -27,6 +27,7 @@ files. Figures vary with the machine; they are printed, never asserted.
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import statistics
@@ -48,6 +49,7 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
 IPAD_PORTRAIT = {"width": 820, "height": 1180}
 PAGE = "/incidents/new"
 SETTLE_S = 2.0
+READY_MARK = "haven:incident-form-ready"
 # Set before the page's own scripts: when the form said it was ready, in the page's clock.
 READY_PROBE = """
 new MutationObserver(() => {
@@ -218,8 +220,11 @@ def throttle(page, args, waterfall: list | None):
 
         def received(event):
             if event["requestId"] in started:
-                source = "sw" if event["response"].get("fromServiceWorker") else (
-                    "cache" if event["response"].get("fromDiskCache") else "net")
+                source = (
+                    "sw"
+                    if event["response"].get("fromServiceWorker")
+                    else ("cache" if event["response"].get("fromDiskCache") else "net")
+                )
                 started[event["requestId"]] += (source,)
 
         def finished(event):
@@ -275,6 +280,33 @@ def run_once(browser, base: str, cookie: str, args, access_log: Path) -> dict:
     return {"cold": cold, "second": second}
 
 
+# --- Lighthouse ---------------------------------------------------------------------------
+
+
+def lighthouse(binary: str, url: str, cookie: str) -> dict:
+    """One Lighthouse run (mobile defaults, DevTools throttling so the page's own timings are
+    throttled too), cold: Lighthouse resets storage first."""
+    command = [
+        binary, url, "--quiet", "--output=json", "--output-path=stdout",
+        "--only-categories=performance", "--throttling-method=devtools",
+        f"--extra-headers={json.dumps({'Cookie': cookie})}",
+        "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+    ]  # fmt: skip
+    result = subprocess.run(  # noqa: S603 (our own command line)
+        command, env={**os.environ, "CHROME_PATH": CHROMIUM}, capture_output=True, text=True,
+        timeout=600, check=True,
+    )  # fmt: skip
+    audits = json.loads(result.stdout)["audits"]
+    marks = audits.get("user-timings", {}).get("details", {}).get("items", [])
+    return {
+        "fcp": audits["first-contentful-paint"]["numericValue"],
+        "lcp": audits["largest-contentful-paint"]["numericValue"],
+        "requests": len(audits["network-requests"]["details"]["items"]),
+        "kib": audits["total-byte-weight"]["numericValue"] / 1024,
+        "ready": next((m["startTime"] for m in marks if m["name"] == READY_MARK), None),
+    }
+
+
 # --- Printing -------------------------------------------------------------------------------
 
 
@@ -285,6 +317,17 @@ def describe(label: str, visits: list[dict]) -> str:
         f"  {label:<7} ready {med('ready') / 1000:5.2f} s (runs: {each})   "
         f"first paint {med('fcp') / 1000:5.2f} s   requests {med('requests'):4.0f} "
         f"(static {med('static'):.0f})   {med('kib'):6.1f} KiB"
+    )
+
+
+def describe_lighthouse(runs: list[dict]) -> str:
+    med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+    ready = [r["ready"] for r in runs if r["ready"] is not None]
+    shown = f"{statistics.median(ready) / 1000:5.2f} s" if ready else "  (no mark)"
+    return (
+        f"  lighthouse (cold, DevTools throttling) form ready {shown}   first paint "
+        f"{med('fcp') / 1000:5.2f} s   LCP {med('lcp') / 1000:5.2f} s   requests "
+        f"{med('requests'):.0f}   {med('kib'):.1f} KiB"
     )
 
 
@@ -312,6 +355,11 @@ def main() -> None:
     parser.add_argument("--link", choices=("proxy", "cdp"), default="proxy")
     parser.add_argument("--waterfall", action="store_true", help="print each visit's requests")
     parser.add_argument("--paths", action="store_true", help="print the requests the server saw")
+    parser.add_argument(
+        "--lighthouse",
+        metavar="BINARY",
+        help="also run Lighthouse (e.g. node_modules/.bin/lighthouse, 12.2.3) on each tree",
+    )
     parser.add_argument("--port", type=int, default=8775)
     parser.add_argument(
         "--gunicorn",
@@ -352,7 +400,14 @@ def main() -> None:
                     for _ in range(args.runs):
                         cookie, _csrf = session_cookie(app, ids["teacher"], secrets.token_hex(20))
                         runs.append(run_once(browser, base, cookie, args, access_log))
+                    lighthouse_runs = [
+                        lighthouse(args.lighthouse, f"http://localhost:{args.port}{PAGE}",
+                                   session_cookie(app, ids["teacher"], secrets.token_hex(20))[0])
+                        for _ in range(args.runs if args.lighthouse else 0)
+                    ]  # fmt: skip
                 print(f"{tree.resolve()}:")
+                if lighthouse_runs:
+                    print(describe_lighthouse(lighthouse_runs))
                 for visit_name in ("cold", "second"):
                     print(describe(visit_name, [r[visit_name] for r in runs]))
                     if args.waterfall:
