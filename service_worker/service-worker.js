@@ -3,8 +3,9 @@
 // - Precaches only public, versioned things (BUILD.precache, written in by the server): static
 //   files, the manifest, the Add Incident app shell and the offline page. Never a page with
 //   personal data, never a redirect.
-// - Pages come from the network; with none, Add Incident falls back to its app shell and any
-//   other page to the offline page. Static files come from this version's cache.
+// - Pages come from the network (asked for while the worker starts: navigation preload); with
+//   none, Add Incident falls back to its app shell and any other page to the offline page.
+//   Static files come from this version's cache.
 // - Replays the outbox from every trigger it has: starting, Background Sync where the browser
 //   has it (Safari has not), and a page's message. All work is inside waitUntil.
 // - Never takes over while a page is open: pages offer "A new version is ready — reload", and
@@ -43,6 +44,8 @@ self.addEventListener('activate', (event) => {
     await Promise.all(names
       .filter((name) => name.startsWith(CACHE_PREFIX) && name !== CACHE)
       .map((name) => caches.delete(name)));
+    // A navigation's request goes out while the worker starts, not after (Safari 15.4+).
+    await self.registration.navigationPreload?.enable();
     await self.clients.claim();
     await replay();
   })());
@@ -63,7 +66,7 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(request.url);
   if (request.method !== 'GET' || url.origin !== self.location.origin) return;
   if (request.mode === 'navigate') {
-    event.respondWith(navigate(request, url));
+    event.respondWith(navigate(event, url));
     // A navigation is a sign of life: try the outbox too, without holding the page up.
     event.waitUntil(replay({ force: true }).catch(() => {}));
     return;
@@ -73,9 +76,9 @@ self.addEventListener('fetch', (event) => {
   }
 });
 
-async function navigate(request, url) {
+async function navigate(event, url) {
   try {
-    const response = await fetch(request);
+    const response = (await event.preloadResponse) ?? await fetch(event.request);
     if (response.status < 500) return response;
     return (await fallback(url)) ?? response;
   } catch {

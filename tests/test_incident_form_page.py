@@ -6,6 +6,7 @@ beside the account, and every control has a label. The script's behaviour is tes
 tests/browser/test_record_incident.py.
 """
 
+import json
 import re
 from datetime import date
 from html.parser import HTMLParser
@@ -92,24 +93,59 @@ def test_admin_cannot_open_the_page(client, make_user, sign_in):
     assert client.get("/incidents/new").status_code == 403
 
 
-def test_the_page_carries_no_personal_data(client, make_user, sign_in, school):
+PERSONAL = (
+    "Zebedee",
+    "Quillfeather",
+    "Ottoline",
+    "Marchbanks",
+    "Kestrels",
+    "2017-02-19",
+    "19 Feb 2017",
+    "Longbottom",
+)
+
+
+def form_data(html: str) -> dict:
+    block = re.search(r'<script type="application/json" id="form-data">(.*?)</script>', html, re.S)
+    return json.loads(block.group(1))
+
+
+def test_the_app_shell_carries_no_personal_data(client, make_user, sign_in, school):
+    """The page the service worker keeps for use offline: its data comes from the device."""
     author = make_user(Role.STAFF, full_name="Tamsin Featherstonehaugh")
     sign_in(author)
-    html = client.get("/incidents/new").get_data(as_text=True)
-    for personal in (
-        "Zebedee",
-        "Quillfeather",
-        "Ottoline",
-        "Marchbanks",
-        "Kestrels",
-        "2017-02-19",
-        "19 Feb 2017",
-        school.full_name,
-        "Longbottom",
-    ):
+    client.get("/incidents/new")
+    html = client.get("/offline/incident").get_data(as_text=True)
+    for personal in (*PERSONAL, school.full_name, author.full_name):
         assert personal not in html
-    # The author's own name is in the banner only, never in the form the offline app will keep.
-    assert author.full_name not in main_content(html)
+    assert 'id="form-data"' not in html
+
+
+def test_the_page_carries_the_forms_data_and_is_never_stored(client, make_user, sign_in, school):
+    """Online the form's data comes in the page (no request after its scripts): exactly what
+    the three JSON endpoints send, the roster with the ETag the device keeps it under."""
+    sign_in(make_user(Role.STAFF, full_name="Tamsin Featherstonehaugh"))
+    response = client.get("/incidents/new")
+    assert response.headers["Cache-Control"] == "no-store"
+    data = form_data(response.get_data(as_text=True))
+    roster = client.get("/api/roster", headers={"Accept": "application/json"})
+    assert data["roster"] == roster.get_json()
+    assert data["roster_etag"] == roster.headers["ETag"].strip('W/"')
+    assert data["vocabulary"] == client.get("/api/incident-form").get_json()
+    assert data["staff"] == client.get("/api/staff").get_json()
+    assert "Zebedee Quillfeather" in json.dumps(data["roster"])
+
+
+def test_no_name_can_end_the_element_that_carries_the_data(
+    client, make_user, sign_in, make_class, make_pupil
+):
+    class_id = make_class("Wrens", "2")
+    name = "</script><script>alert(1)</script><!--"
+    make_pupil(name, "Smith", class_id=class_id, date_of_birth=date(2018, 1, 2))
+    sign_in(make_user(Role.STAFF))
+    html = client.get("/incidents/new").get_data(as_text=True)
+    assert "<script>alert(1)" not in html and "<!--" not in main_content(html)
+    assert name in json.dumps(form_data(html)["roster"], ensure_ascii=False)
 
 
 def test_the_page_gives_the_policy_guidance_beside_the_account(client, make_user, sign_in):
@@ -160,7 +196,10 @@ def test_the_page_obeys_the_content_security_policy(client, make_user, sign_in):
     assert parts.style_attributes == 0
     module = [s for s in parts.scripts if s.get("src", "").endswith("/js/incident-form.js")]
     assert module and module[0]["type"] == "module" and module[0]["nonce"] == nonce
-    assert all(script.get("nonce") == nonce and script.get("src") for script in parts.scripts)
+    # Every script that runs comes from a file and carries the nonce; the form's data is a data
+    # block (application/json), which the browser never runs.
+    code = [s for s in parts.scripts if s.get("type") != "application/json"]
+    assert all(script.get("nonce") == nonce and script.get("src") for script in code)
 
 
 def test_the_way_in_is_in_the_main_nav_and_on_the_home_page(client, make_user, sign_in):

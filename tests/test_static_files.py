@@ -251,21 +251,19 @@ def test_module_preloads_takes_a_templates_rendered_scripts(app, build):
     assert links.count("js/idb.js") == 1
 
 
-# --- Add Incident's data, asked for with the page --------------------------------------------
+# --- Add Incident's data, in the page --------------------------------------------------------
 
 
-def test_add_incident_asks_for_its_data_with_the_page(client, make_user, sign_in):
+def test_add_incident_carries_its_data_and_asks_for_none(client, make_user, sign_in):
+    """The data is in the page (tests/test_incident_form_page.py checks what), so nothing is
+    asked for after the scripts, and nothing is fetched twice."""
     sign_in(make_user(Role.STAFF))
-    page = _Page(client.get("/incidents/new").get_data(as_text=True))
-    preloaded = {link["href"] for link in page.fetch_preloads}
-    assert preloaded == {"/api/incident-form", "/api/roster", "/api/staff"}
-    # The very URLs the form fetches, so its fetch takes the preloaded answer.
+    html = client.get("/incidents/new").get_data(as_text=True)
+    assert _Page(html).fetch_preloads == []
+    assert '<script type="application/json" id="form-data">' in html
     form_script = (PWA / "js/incident-form.js").read_text()
-    assert all(f"'{url}'" in form_script for url in preloaded)
-    # `crossorigin` (anonymous) sends the cookie to the same origin, as the form's fetch does
-    # (credentials: 'same-origin'); a mismatch would fetch everything twice.
-    assert all(link["crossorigin"] in (None, "", "anonymous") for link in page.fetch_preloads)
-    assert "credentials: 'same-origin'" in (PWA / "js/api.js").read_text()
+    assert "getElementById('form-data')" in form_script
+    assert all(f"'{url}'" not in form_script for url in ("/api/roster", "/api/staff"))
 
 
 def test_the_app_shell_asks_for_no_data(client):

@@ -26,8 +26,11 @@ async function registerServiceWorker() {
   const hadController = Boolean(navigator.serviceWorker.controller);
   let registration;
   try {
+    // The worker's own script is always checked with Haven; the static files it imports
+    // (updateViaCache 'imports', the default) come from the HTTP cache, which keeps each build's
+    // fingerprinted files for good: an update check asks for nothing that cannot have changed.
     registration = await navigator.serviceWorker.register('/service-worker.js',
-      { type: 'module', scope: '/', updateViaCache: 'none' });
+      { type: 'module', scope: '/' });
   } catch (error) {
     console.warn('Haven could not install its offline support:', error);
     return null;
@@ -166,6 +169,9 @@ function showHomeScreenHelp() {
 // form works with no connection even if Add Incident was never opened online.
 async function prepareOffline() {
   if (!userId || !records || !cryptoAvailable()) return;
+  // Add Incident opens the device and keeps its own snapshots: doing it here too would only
+  // ask Haven for the same keys again.
+  if (document.querySelector('main[data-loads-snapshots]')) return;
   try {
     const record = await unlockOnline(userId);
     if (!record) return;

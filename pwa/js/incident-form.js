@@ -9,28 +9,25 @@
 // sends it online as before.
 
 import { AlertPreview, person } from './alert-preview.js';
-import { ApiError, getJSON } from './api.js';
+import { ApiError } from './api.js';
 import { BodyMap } from './body-map.js';
 import { checkedIds, renderAgencies, renderCategories } from './choices.js';
 import { FilePicker, formatSize } from './file-picker.js';
 import { FormErrors } from './form-errors.js';
 import { pupilDetails, PupilPicker, pupilTitle, RosterIndex } from './pupil-picker.js';
-import { keepSessionWhileTyping } from './session-activity.js';
 import { StaffPicker } from './staff-picker.js';
 import { newUuid, SubmitQueue } from './submit-queue.js';
-import { dataKey, deviceRecord, lock, unlockOnline } from './device.js';
-import { DeviceLock, offerPinSetup } from './device-lock.js';
 import { cryptoAvailable } from './device-crypto.js';
-import {
-  deleteDraft, loadDraft, loadSnapshot, refreshedSnapshot, saveDraft, saveSnapshot,
-} from './drafts.js';
 import { get } from './idb.js';
-import {
-  addToOutbox, channelName, discard, prefetchSealingKey, receiptFor, replayOutbox,
-} from './outbox.js';
-import { OutboxPanel } from './outbox-panel.js';
 
 const $ = (selector) => document.querySelector(selector);
+// This device's keys, drafts and outbox (SPEC §5) load beside the form, not before it: a first
+// visit on a slow link would otherwise wait for eight more files. `onDevice` holds them once
+// loaded, which is always before `device` is set (openDevice).
+let onDevice = null;
+const loadOnDevice = () => Promise.all([
+  import('./device.js'), import('./device-lock.js'), import('./drafts.js'), import('./outbox.js'),
+]).then((modules) => Object.assign({}, ...modules));
 const form = $('#incident-form');
 const main = $('main');
 const errors = new FormErrors(form, $('#error-summary'));
@@ -45,10 +42,12 @@ const CHECKED_HERE = new Set(['pupil_id', 'occurred_at', 'account', 'parents_con
   'on_behalf']);
 const appShell = main.hasAttribute('data-app-shell');
 const SAVE_DELAY_MS = 400;
-const DATA = [
-  ['vocabulary', '/api/incident-form'], ['roster', '/api/roster'], ['staff', '/api/staff'],
-];
+// What the form needs, by the names it is kept under on the device.
+const DATA = ['vocabulary', 'roster', 'staff'];
 let draftUuid = newUuid();
+// The device being opened (openDevice): sending and drafts wait for it, the form does not.
+let opening = Promise.resolve();
+let rosterEtag = null;
 // This device, when it can keep keys: {userId, deviceId, signingKey}.
 let device = null;
 let deviceLock = null;
@@ -86,13 +85,23 @@ async function load() {
   $('#load-problem').hidden = true;
   $('#form-loading').hidden = false;
   try {
-    await openDevice();
-    const [vocabulary, roster, staff] = await loadData();
-    build(vocabulary, roster, staff);
-    await restoreDraft();
-    form.hidden = false;
-    $('#form-loading').hidden = true;
-    document.documentElement.dataset.incidentForm = 'ready';
+    // The device's keys take a round trip (or the PIN), the form's data another: both are
+    // asked for at once, and the form waits for the keys only where it needs them (a draft to
+    // bring back, or no connection).
+    opening = openDevice();
+    opening.catch(() => {}); // awaited below, or by whatever needs the keys
+    const data = await loadData();
+    build(...data);
+    if (appShell || await draftWaiting()) {
+      await opening;
+      await restoreDraft();
+      ready();
+      keepSnapshots(data);
+      return;
+    }
+    ready();
+    await settleDevice();
+    keepSnapshots(data);
   } catch (error) {
     $('#form-loading').hidden = true;
     $('[data-load-message]').textContent = loadProblem(error);
@@ -102,10 +111,40 @@ async function load() {
   }
 }
 
+function ready() {
+  form.hidden = false;
+  $('#form-loading').hidden = true;
+  document.documentElement.dataset.incidentForm = 'ready';
+  // Shown by Lighthouse and DevTools among the page's timings (bench/form_ready.py).
+  performance.mark?.('haven:incident-form-ready');
+}
+
+// Only a draft kept on this device needs the keys before the form can be used; whether there
+// is one can be read without them.
+async function draftWaiting() {
+  const userId = Number(document.querySelector('meta[name="haven-user"]')?.content);
+  if (!cryptoAvailable() || !userId) return false;
+  return Boolean(await get('drafts', userId).catch(() => null));
+}
+
+// The form is in use while the device opens: once it has, what was typed meanwhile is saved.
+// A device that cannot be opened leaves the form sending online, as in a browser without keys.
+async function settleDevice() {
+  try {
+    await opening;
+  } catch (error) {
+    console.warn('Haven could not open this device’s keys:', error);
+    return;
+  }
+  if (main.dataset.unsentWork === 'yes') saveNow();
+}
+
 // --- This device: its keys, and the data kept for use with no connection ----------------------
 
 async function openDevice() {
   if (!cryptoAvailable()) return;
+  onDevice ??= await loadOnDevice();
+  const { DeviceLock, deviceRecord, offerPinSetup, prefetchSealingKey, unlockOnline } = onDevice;
   const userId = appShell ? (await get('meta', 'lastUser').catch(() => null))?.userId
     : Number(document.querySelector('meta[name="haven-user"]')?.content);
   if (!userId) {
@@ -148,37 +187,40 @@ async function openDevice() {
 const NOT_SET_UP = 'This device has not been set up to record with no connection. Connect to '
   + 'Haven and sign in once, and set an offline PIN when it asks.';
 
-// From Haven when it can be reached (and kept, encrypted, for later); from the kept copy when not.
-// The roster goes with the ETag of the device's kept copy (a 304 means that copy is current,
-// and nothing is sent again); it is kept, encrypted, by refreshedSnapshot itself.
-function fetchData(name, url) {
-  if (name === 'roster' && device && dataKey()) {
-    return refreshedSnapshot(dataKey(), device.userId, name, url);
-  }
-  return getJSON(url);
-}
-
+// Online, in the page itself (templates/incidents/new.html); in the app shell, from the copy
+// kept on the device, encrypted, once the PIN has opened it.
 async function loadData() {
-  if (!appShell) {
-    try {
-      const fetched = await Promise.all(DATA.map(([name, url]) => fetchData(name, url)));
-      if (device && dataKey()) {
-        await Promise.all(DATA.map(([name], i) => name !== 'roster'
-          && saveSnapshot(dataKey(), device.userId, name, fetched[i]))).catch(() => {});
-      }
-      return fetched;
-    } catch (error) {
-      if (!device || (error.kind !== 'network' && error.kind !== 'server')) throw error;
-    }
+  const embedded = document.getElementById('form-data');
+  if (embedded) {
+    const data = JSON.parse(embedded.textContent);
+    rosterEtag = data.roster_etag;
+    return DATA.map((name) => data[name]);
   }
-  const kept = device && dataKey()
-    ? await Promise.all(DATA.map(([name]) => loadSnapshot(dataKey(), device.userId, name)))
+  await opening;
+  const kept = device && onDevice.dataKey()
+    ? await Promise.all(DATA.map((name) => onDevice.loadSnapshot(onDevice.dataKey(),
+      device.userId, name)))
     : [];
   if (kept.length === 0 || kept.some((value) => !value)) {
     throw new ApiError('network', 0, { message: NOT_SET_UP });
   }
   main.dataset.offline = 'yes';
   return kept;
+}
+
+// What came with the page, kept encrypted for use with no connection. The roster keeps its ETag (so
+// the app's background refresh is told 304) and is encrypted again only when it changed.
+async function keepSnapshots([vocabulary, roster, staff]) {
+  if (main.dataset.offline === 'yes' || !device || !onDevice.dataKey()) return;
+  const { userId } = device;
+  const key = onDevice.dataKey();
+  const keptRoster = await get('snapshots', `${userId}:roster`).catch(() => null);
+  await Promise.all([
+    onDevice.saveSnapshot(key, userId, 'vocabulary', vocabulary),
+    onDevice.saveSnapshot(key, userId, 'staff', staff),
+    rosterEtag && keptRoster?.etag === rosterEtag ? null
+      : onDevice.saveSnapshot(key, userId, 'roster', roster, rosterEtag),
+  ]).catch(() => {});
 }
 
 function loadProblem(error) {
@@ -246,7 +288,8 @@ function wire() {
     if (event.key === 'Enter' && event.target instanceof HTMLInputElement
       && event.target.type !== 'submit') event.preventDefault();
   });
-  keepSessionWhileTyping(form);
+  // Needed only once someone has typed for a minute: loaded after the form.
+  import('./session-activity.js').then(({ keepSessionWhileTyping }) => keepSessionWhileTyping(form));
   form.addEventListener('input', changed);
   form.addEventListener('change', changed);
   for (const part of ['pupil', 'linked', 'staff', 'bodyMap', 'files']) {
@@ -259,12 +302,12 @@ function wire() {
 function followTheBlankScreen() {
   new MutationObserver(async () => {
     const blanked = document.documentElement.classList.contains('blanked');
-    if (blanked && dataKey()) {
+    if (blanked && onDevice.dataKey()) {
       await saveNow();
-      lock();
-    } else if (!blanked && device && !dataKey() && !appShell) {
+      onDevice.lock();
+    } else if (!blanked && device && !onDevice.dataKey() && !appShell) {
       try {
-        await unlockOnline(device.userId);
+        await onDevice.unlockOnline(device.userId);
       } catch {
         await deviceLock.unlockWithPin('Haven cannot be reached just now. Enter your offline PIN '
           + 'to carry on.').catch(() => {});
@@ -284,9 +327,10 @@ function changed() {
 
 async function saveNow() {
   clearTimeout(saveTimer);
-  if (!device || !dataKey() || main.dataset.unsentWork !== 'yes' || queue.has(draftUuid)) return;
+  if (!device || !onDevice.dataKey() || main.dataset.unsentWork !== 'yes'
+    || queue.has(draftUuid)) return;
   try {
-    await saveDraft(dataKey(), device.userId, {
+    await onDevice.saveDraft(onDevice.dataKey(), device.userId, {
       fields: { ...collect(), occurred_local: $('#occurred-at').value },
       files: parts.files.value,
     });
@@ -297,8 +341,8 @@ async function saveNow() {
 }
 
 async function restoreDraft() {
-  if (!device || !dataKey()) return;
-  const draft = await loadDraft(dataKey(), device.userId);
+  if (!device || !onDevice.dataKey()) return;
+  const draft = await onDevice.loadDraft(onDevice.dataKey(), device.userId);
   if (!draft) return;
   const { fields } = draft;
   if (fields.uuid) draftUuid = fields.uuid;
@@ -347,7 +391,7 @@ function checkIds(container, ids) {
 
 async function startAgain() {
   if (!window.confirm('Start again? What you had written will be deleted.')) return;
-  if (device) await deleteDraft(device.userId);
+  if (device) await onDevice.deleteDraft(device.userId);
   $('#draft-restored').hidden = true;
   clearForm();
 }
@@ -506,7 +550,9 @@ async function send() {
     return;
   }
   setLocked(true);
-  if (!device || !dataKey()) {
+  // Sealed into the outbox whenever this device can: never sent around it for want of waiting.
+  await opening.catch(() => {});
+  if (!device || !onDevice.dataKey()) {
     queue.add({ uuid: draftUuid, incident, files: parts.files.value });
     return;
   }
@@ -531,18 +577,18 @@ function showRecap() {
 // once when Haven can be reached.
 async function sendThroughOutbox(incident) {
   try {
-    await addToOutbox({ ...device, incident, files: parts.files.value });
+    await onDevice.addToOutbox({ ...device, incident, files: parts.files.value });
   } catch (error) {
     setLocked(false);
     errors.show({}, `This incident could not be kept on this device, so it has not been added: ${error.message}`);
     return;
   }
   clearTimeout(saveTimer);
-  await deleteDraft(device.userId).catch(() => {});
+  await onDevice.deleteDraft(device.userId).catch(() => {});
   main.dataset.unsentWork = '';
   const uuid = incident.uuid;
-  await replayOutbox({ only: uuid, force: true }).catch(() => {});
-  const receipt = await receiptFor(uuid);
+  await onDevice.replayOutbox({ only: uuid, force: true }).catch(() => {});
+  const receipt = await onDevice.receiptFor(uuid);
   if (receipt) {
     showReceipt({ receipt });
     return;
@@ -550,7 +596,7 @@ async function sendThroughOutbox(incident) {
   const entry = await get('outbox', uuid);
   if (entry?.refusal) {
     // Refused at once, with the form still here: put it right and add it again.
-    await discard(uuid);
+    await onDevice.discard(uuid);
     main.dataset.unsentWork = 'yes';
     saveNow();
     const { refusal } = entry;
@@ -659,7 +705,7 @@ function recordAnother() {
 }
 
 // An incident this page left waiting may be sent by the service worker or another tab.
-function listenForLaterReceipts() {
+function listenForLaterReceipts(channelName) {
   try {
     new BroadcastChannel(channelName).addEventListener('message', ({ data }) => {
       if (data?.type === 'sent' && data.uuid === queuedUuid) showReceipt({ receipt: data.receipt });
@@ -686,6 +732,10 @@ for (const button of document.querySelectorAll('[data-record-another]')) {
 }
 $('[data-start-again]').addEventListener('click', startAgain);
 $('[data-retry-load]').addEventListener('click', load);
-if (cryptoAvailable()) new OutboxPanel($('#outbox'));
-listenForLaterReceipts();
 load();
+if (cryptoAvailable()) {
+  // What waits in this device's outbox, and receipts for what this page left there: beside
+  // the form, not before it.
+  import('./outbox-panel.js').then(({ OutboxPanel }) => new OutboxPanel($('#outbox')));
+  import('./outbox.js').then(({ channelName }) => listenForLaterReceipts(channelName));
+}

@@ -77,7 +77,8 @@ def _fingerprint_static_urls(endpoint: str, values: dict) -> None:
 
 
 def module_preloads(*entries) -> Markup:
-    """`<link rel="modulepreload">` for every module the given scripts import, however deep.
+    """`<link rel="modulepreload">` for every module the given scripts import, however deep,
+    in the order of the scripts given.
 
     Each entry is a file name under pwa/ ('js/app.js') or rendered HTML (a template's
     `self.scripts()`), whose `<script type="module" src>` are taken as entries."""
@@ -95,10 +96,11 @@ def _module_preloads(entries) -> Markup:
     names: list[str] = []
     for entry in entries:
         names.extend(module_sources(str(entry)) if "<" in str(entry) else [entry])
+    # Each script's whole graph before the next script's: the browser asks in this order, and
+    # the first script's deepest module should not wait behind the second's.
+    ordered = dict.fromkeys(name for entry in names for name in assets().modules.closure([entry]))
     link = Markup('<link rel="modulepreload" href="{}">')
-    return Markup("\n  ").join(
-        link.format(url_for("static", filename=name)) for name in assets().modules.closure(names)
-    )
+    return Markup("\n  ").join(link.format(url_for("static", filename=name)) for name in ordered)
 
 
 def module_sources(html: str) -> list[str]:

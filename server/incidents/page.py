@@ -12,7 +12,7 @@ from server.alerts.operations import not_yet_read, readers
 from server.auth.models import User, UserSession
 from server.extensions import db
 from server.ids import parse_ids
-from server.incidents import policy
+from server.incidents import form_data, policy
 from server.incidents.errors import IncidentRefused
 from server.incidents.files import MAX_FILE_BYTES, Upload
 from server.incidents.forms import action_form, correction_form, status_form
@@ -190,3 +190,18 @@ def _forms(incident: Incident, categories, refused) -> dict:
         if not placed:
             form.form_errors.append(refusal.message)
     return forms
+
+
+def form_data_json(user: User) -> str:
+    """What the Add Incident form needs, as one JSON text for the page to carry: the vocabulary,
+    the roster (the very bytes `/api/roster` sends, with their ETag, so the device's kept copy
+    stays comparable) and the staff. Every `<` is escaped, so no name can end the script element
+    that holds it."""
+    roster, roster_etag = form_data.roster_json(user)
+    vocabulary = json.dumps(form_data.form_vocabulary(user), separators=(",", ":"))
+    staff = json.dumps(form_data.staff_list(), separators=(",", ":"))
+    text = (
+        f'{{"vocabulary":{vocabulary},"staff":{staff},"roster_etag":"{roster_etag}",'
+        f'"roster":{roster.decode()}}}'
+    )
+    return text.replace("<", "\\u003c")
