@@ -1,6 +1,6 @@
 """Benchmark (not a test): web push delivery by one rq worker to a local push service.
 
-    .venv/bin/python bench/push_delivery.py [--incidents 300] [--latency-incidents 100]
+    .venv/bin/python -m bench.push_delivery [--incidents 300] [--latency-incidents 100]
 
 Prints alerts delivered per second by one worker (the outbox filled first, then one worker
 started), and the time from an incident's commit to each of its pushes arriving, at the 50th and
