@@ -103,6 +103,28 @@ def test_form_vocabulary_tells_dsl_they_may_choose_safeguarding(client, sign_in,
     assert client.get("/api/incident-form").get_json()["can_choose_dsl_only"] is True
 
 
+def test_the_form_vocabulary_is_kept_only_until_a_category_or_agency_changes(
+    app, client, sign_in, school
+):
+    from server.incidents.models import Agency, Category
+
+    sign_in(school.staff)
+
+    def offered():
+        data = client.get("/api/incident-form").get_json()
+        return {c["full_name"] for c in data["categories"]} | {a["name"] for a in data["agencies"]}
+
+    assert {"Bullying", "School nurse"} <= offered()
+    with app.app_context():
+        db.session.get(Category, school.vocabulary["Bullying"]).active = False
+        db.session.commit()
+    assert "Bullying" not in offered()
+    with app.app_context():
+        db.session.get(Agency, school.vocabulary["School nurse"]).active = False
+        db.session.commit()
+    assert "School nurse" not in offered()
+
+
 def test_roster_lists_pupils_on_roll_with_what_tells_them_apart(
     client, sign_in, school, make_pupil
 ):

@@ -1,5 +1,6 @@
-"""What the Add Incident page loads as JSON: vocabulary, roster and staff (no personal data
-is in the page itself, so the page can be cached for offline use).
+"""What the Add Incident form needs: vocabulary, roster and staff. The page carries them
+(server/incidents/page.py `form_data_json`); the JSON endpoints serve the same to the
+device's background refresh. The app shell the service worker keeps carries none of it.
 """
 
 import hashlib
@@ -20,6 +21,19 @@ from server.settings_cache import cached
 
 
 def form_vocabulary(user: User) -> dict[str, Any]:
+    return {
+        # The same for everyone, and changed only by an admin: kept per process behind the
+        # settings token (categories and agencies are among its tables).
+        **cached("form-vocabulary", _categories_and_agencies),
+        "can_choose_dsl_only": user.can(Permission.CHOOSE_DSL_ONLY_CATEGORIES),
+        "body_mark_kinds": list(BODY_MARK_KINDS),
+        "max_file_bytes": MAX_FILE_BYTES,
+        "accepted_file_types": ACCEPTED_FILE_TYPES,
+        "me": {"id": user.id, "name": user.full_name, "initials": user.initials},
+    }
+
+
+def _categories_and_agencies() -> dict[str, list[dict[str, Any]]]:
     categories = db.session.scalars(
         select(Category).where(Category.active.is_(True)).options(selectinload(Category.parent))
     ).all()
@@ -29,11 +43,6 @@ def form_vocabulary(user: User) -> dict[str, Any]:
     return {
         "categories": [_category(c) for c in sorted(categories, key=_category_order)],
         "agencies": [{"id": a.id, "name": a.name} for a in agencies],
-        "can_choose_dsl_only": user.can(Permission.CHOOSE_DSL_ONLY_CATEGORIES),
-        "body_mark_kinds": list(BODY_MARK_KINDS),
-        "max_file_bytes": MAX_FILE_BYTES,
-        "accepted_file_types": ACCEPTED_FILE_TYPES,
-        "me": {"id": user.id, "name": user.full_name, "initials": user.initials},
     }
 
 
