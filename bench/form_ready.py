@@ -32,15 +32,13 @@ import os
 import secrets
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
-from bench.http import TREE, app_environment, bench_database, seed, session_cookie
+from bench.http import TREE, app_environment, bench_database, gunicorn, seed, session_cookie
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -147,39 +145,6 @@ class SlowProxy:
 
 
 # --- gunicorn -----------------------------------------------------------------------------
-
-
-@contextmanager
-def gunicorn(tree: Path, env: dict[str, str], port: int, access_log: Path, options=()):
-    command = [
-        str(Path(sys.executable).with_name("gunicorn")),
-        "--workers", "3",  # as Procfile's web
-        *options,
-        "--bind", f"127.0.0.1:{port}",
-        "--log-level", "warning",
-        "--access-logfile", str(access_log),
-        "--access-logformat", "%(m)s %(U)s %(s)s %(B)s",
-        "server:create_app()",
-    ]  # fmt: skip
-    process = subprocess.Popen(  # noqa: S603 (our own command line)
-        command, cwd=tree, env={**os.environ, **env, "PYTHONPATH": str(tree)}
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("gunicorn exited before it answered")
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/offline", timeout=2).read()  # noqa: S310
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not answer within five minutes") from None
-                time.sleep(0.3)
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 def warm_up(port: int, cookie: str) -> None:
@@ -394,7 +359,17 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for tree in args.trees:
                 access_log = Path(tmp) / f"access-{secrets.token_hex(4)}.log"
-                with gunicorn(tree.resolve(), env, args.port, access_log, args.gunicorn.split()):
+                with gunicorn(
+                    tree.resolve(),
+                    env,
+                    args.port,
+                    "--workers", "3",  # as Procfile's web
+                    *args.gunicorn.split(),
+                    "--access-logfile", str(access_log),
+                    "--access-logformat", "%(m)s %(U)s %(s)s %(B)s",
+                    app="server:create_app()",
+                    ready_path="/offline",
+                ):  # fmt: skip
                     warm_up(args.port, session_cookie(app, ids["teacher"], "warm")[0])
                     runs = []
                     for _ in range(args.runs):

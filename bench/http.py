@@ -209,6 +209,7 @@ def request_queries(app, cookie: str, csrf: str, method: str, path: str, body=No
     name, value = cookie.split("=", 1)
     client.set_cookie(name, value, domain="127.0.0.1")
     headers = {"X-CSRFToken": csrf, "Accept": "application/json", "Host": "127.0.0.1"}
+
     def fresh(body):
         return None if body is None else {**body, "uuid": str(_uuid4())}
 
@@ -231,20 +232,28 @@ def _uuid4():
 
 
 @contextmanager
-def gunicorn(tree: Path, env: dict[str, str], port: int, workers: int):
+def gunicorn(
+    tree: Path,
+    env: dict[str, str],
+    port: int,
+    *options: str,
+    app: str = "bench.floor_app:create_bench_app()",
+    ready_path: str = "/bare/json",
+):
+    """gunicorn serving `app` from `tree` with these options, once it answers `ready_path`
+    (bench.form_ready starts Haven itself the same way)."""
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
-        "--workers", str(workers),
+        *options,
         "--bind", f"127.0.0.1:{port}",
-        "--backlog", "2048",
         "--log-level", "warning",
-        "bench.floor_app:create_bench_app()",
+        app,
     ]  # fmt: skip
     process = subprocess.Popen(  # noqa: S603 (our own command line)
         command, cwd=tree, env={**os.environ, **env, "PYTHONPATH": str(tree)}
     )
     try:
-        _wait_until_up(port, process)
+        _wait_until_up(f"http://127.0.0.1:{port}{ready_path}", process)
         yield process
     finally:
         process.terminate()
@@ -255,13 +264,13 @@ def gunicorn(tree: Path, env: dict[str, str], port: int, workers: int):
             process.wait()
 
 
-def _wait_until_up(port: int, process) -> None:
+def _wait_until_up(url: str, process) -> None:
     deadline = time.monotonic() + 300  # eight workers on a loaded two-core machine are slow
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError("gunicorn exited before it answered")
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/bare/json", timeout=2).read()  # noqa: S310
+            urllib.request.urlopen(url, timeout=2).read()  # noqa: S310
             return
         except OSError:
             time.sleep(0.3)
@@ -507,7 +516,8 @@ def main() -> None:
         headers = {"X-CSRFToken": csrf, "Accept": "application/json"}
         for workers in args.workers:
             rows = {}
-            with gunicorn(args.tree, env, args.port, workers):
+            options = ("--workers", str(workers), "--backlog", "2048")
+            with gunicorn(args.tree, env, args.port, *options):
                 for label, (method, path, _payload, _floor) in endpoints.items():
                     target = f"http://127.0.0.1:{args.port}{path}"
                     lua_args = [nonce, method, template if method == "POST" else ""]
