@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.form_ready --waterfall        # each request's start and end
 
 Makes a throw-away PostgreSQL database beside DATABASE_URL (as `bench.http` does), seeds the
-demo school, starts gunicorn (3 sync workers, as Procfile's `web`) on each tree in turn and
+demo school, starts gunicorn (with Procfile's `web` options) on each tree in turn and
 opens `/incidents/new` as a signed-in teacher in /usr/bin/chromium, on the link Lighthouse's
 mobile defaults assume:
 150 ms round trip, 1.6 Mbps down, 750 Kbps up, the CPU slowed 4x.
@@ -29,7 +29,9 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import secrets
+import shlex
 import statistics
 import subprocess
 import tempfile
@@ -145,6 +147,14 @@ class SlowProxy:
 
 
 # --- gunicorn -----------------------------------------------------------------------------
+
+
+def procfile_web_options(tree: Path) -> list[str]:
+    """The worker options of the tree's own Procfile `web` line (what comes before --bind), so
+    that each tree is measured as a school would run it."""
+    web = re.search(r"^web: (.*)$", (tree / "Procfile").read_text(), re.M).group(1)
+    words = shlex.split(web)
+    return words[1 : words.index("--bind")]
 
 
 def warm_up(port: int, cookie: str) -> None:
@@ -329,7 +339,7 @@ def main() -> None:
     parser.add_argument(
         "--gunicorn",
         default="",
-        help="more gunicorn options, e.g. '--worker-class gthread --threads 4' (keep-alive)",
+        help="more gunicorn options after Procfile's, e.g. '--worker-class sync' (no keep-alive)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, bench_database() as url:
@@ -363,7 +373,7 @@ def main() -> None:
                     tree.resolve(),
                     env,
                     args.port,
-                    "--workers", "3",  # as Procfile's web
+                    *procfile_web_options(tree),
                     *args.gunicorn.split(),
                     "--access-logfile", str(access_log),
                     "--access-logformat", "%(m)s %(U)s %(s)s %(B)s",
