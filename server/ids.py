@@ -62,3 +62,12 @@ class IdConverter(IntegerConverter):
         if self.max is not None and len(value.lstrip("-0")) > len(str(abs(self.max))):
             raise ValidationError()
         return super().to_python(value)
+
+
+def row_by_id(model, value: Any):
+    """The `model` row whose id is `value` as a client sent it, or None when `value` is not an id
+    or there is no such row: for the callers that answer both the same way (usually 404)."""
+    from server.extensions import db
+
+    found = parse_id(value)
+    return db.session.get(model, found) if found is not None else None

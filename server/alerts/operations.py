@@ -31,7 +31,7 @@ from server.auth.roles import Permission
 from server.clock import utcnow
 from server.errors import Refused
 from server.extensions import db
-from server.ids import parse_id
+from server.ids import parse_id, row_by_id
 from server.incidents.models import Action, Category, Incident
 from server.incidents.policy import (  # noqa: F401 (was_alerted: callers)
     DISABLED_REFUSAL,
@@ -590,8 +590,7 @@ def families_for(user: User) -> list[Category]:
 
 def own_alert(user: User, alert_id) -> Alert:
     """The user's own alert, or 404 for anyone else's (whose existence is not revealed)."""
-    alert_id = parse_id(alert_id)
-    alert = db.session.get(Alert, alert_id) if alert_id is not None else None
+    alert = row_by_id(Alert, alert_id)
     if alert is None or alert.user_id != user.id:
         raise AlertError("There is no such alert.", 404)
     return alert

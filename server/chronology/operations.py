@@ -16,7 +16,7 @@ from server.auth.models import User, UserSession
 from server.auth.roles import Permission
 from server.chronology.build import Chronology, Filters, about_pupil, build_chronology
 from server.extensions import db
-from server.ids import parse_id
+from server.ids import row_by_id
 from server.incidents import operations as incident_operations
 from server.incidents import policy
 from server.incidents.models import Action, Incident
@@ -78,8 +78,7 @@ def pupil_json(pupil: Pupil) -> dict:
 
 def readable_pupil(user: User, pupil_id, session_row: UserSession | None) -> Pupil:
     """The pupil, if `user` may open their record; 404 for no such pupil, 403 otherwise."""
-    pupil_id = parse_id(pupil_id)
-    pupil = db.session.get(Pupil, pupil_id) if pupil_id is not None else None
+    pupil = row_by_id(Pupil, pupil_id)
     if pupil is None:
         abort(404)
     if not policy.can_open_pupil_record(user, pupil, session_row):

@@ -18,7 +18,7 @@ from server.auth.roles import Permission
 from server.clock import utcnow
 from server.errors import Refused
 from server.extensions import db
-from server.ids import parse_id
+from server.ids import row_by_id
 from server.push.models import DeliveryStatus, PushDelivery, PushSubscription
 
 MAX_ENDPOINT_LENGTH = 1024
@@ -165,10 +165,7 @@ def unsubscribe_endpoint(user: User, body) -> bool:
 
 
 def remove_own_subscription(user: User, subscription_id) -> None:
-    subscription_id = parse_id(subscription_id)
-    subscription = (
-        db.session.get(PushSubscription, subscription_id) if subscription_id is not None else None
-    )
+    subscription = row_by_id(PushSubscription, subscription_id)
     if subscription is None or subscription.user_id != user.id:
         raise SubscriptionRefused("There is no such device.", 404)
     _remove(subscription, "removed by its owner", actor=user)

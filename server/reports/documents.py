@@ -13,7 +13,7 @@ from server.chronology.build import KIND_LABELS, build_chronology
 from server.chronology.filters import filters_from_args
 from server.clock import to_local, utcnow
 from server.extensions import db
-from server.ids import parse_id
+from server.ids import row_by_id
 from server.incidents import policy
 from server.pupils.models import Pupil, year_label
 from server.reports import case_conference, governors, inspection
@@ -82,8 +82,7 @@ def _roster() -> list[Pupil]:
 
 
 def _pupil_document(kind, user, params, session_row, review, progress) -> Document:
-    pupil_id = parse_id(params.get("pupil_id"))
-    pupil = db.session.get(Pupil, pupil_id) if pupil_id is not None else None
+    pupil = row_by_id(Pupil, params.get("pupil_id"))
     if pupil is None:
         abort(404)
     if not policy.can_open_pupil_record(user, pupil, session_row, review=review):

@@ -15,7 +15,7 @@ from server.auth.models import User, UserSession
 from server.clock import utcnow
 from server.errors import FRIENDLY
 from server.extensions import db
-from server.ids import parse_id
+from server.ids import row_by_id
 from server.incidents import files as file_store
 from server.jobs import enqueue, job
 from server.reports import render
@@ -154,8 +154,7 @@ def _reason(error: HTTPException) -> str:
 
 def own_run(user: User, run_id) -> ReportRun:
     """The user's own run; anyone else's is 404 (its existence is not revealed)."""
-    run_id = parse_id(run_id)
-    run = db.session.get(ReportRun, run_id) if run_id is not None else None
+    run = row_by_id(ReportRun, run_id)
     if run is None or run.user_id != user.id or _expired(run):
         abort(404)
     return run

@@ -25,7 +25,7 @@ from server.auth.step_up import review_unlocked
 from server.clock import to_local, utcnow
 from server.errors import Refused
 from server.extensions import db
-from server.ids import parse_id
+from server.ids import parse_id, row_by_id
 from server.incidents import files as stored_files
 from server.jobs import enqueue, job
 from server.pupils.models import Pupil
@@ -121,8 +121,7 @@ def is_trusted(fingerprint: str) -> bool:
 
 
 def _pupil(pupil_id) -> Pupil:
-    found = parse_id(pupil_id)
-    pupil = db.session.get(Pupil, found) if found is not None else None
+    pupil = row_by_id(Pupil, pupil_id)
     if pupil is None:
         raise TransferRefused("Choose the pupil whose file is to be sent.", 404)
     return pupil
@@ -195,8 +194,7 @@ def _sha256(data: bytes) -> str:
 
 def outgoing(user: User, transfer_id) -> OutgoingTransfer:
     require_transferrer(user)
-    found = parse_id(transfer_id)
-    transfer = db.session.get(OutgoingTransfer, found) if found is not None else None
+    transfer = row_by_id(OutgoingTransfer, transfer_id)
     if transfer is None:
         abort(404)
     return transfer
@@ -449,8 +447,7 @@ def receipt_for(incoming: IncomingTransfer) -> dict:
 
 def incoming(user: User, incoming_id) -> IncomingTransfer:
     require_transferrer(user)
-    found = parse_id(incoming_id)
-    row = db.session.get(IncomingTransfer, found) if found is not None else None
+    row = row_by_id(IncomingTransfer, incoming_id)
     if row is None:
         abort(404)
     return row

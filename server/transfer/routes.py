@@ -27,7 +27,7 @@ from server.chronology.operations import find_pupils
 from server.clock import school_today
 from server.errors import Refused
 from server.extensions import csrf, db
-from server.ids import parse_id
+from server.ids import parse_id, row_by_id
 from server.pupils.models import Pupil
 from server.request_guards import reads_its_own_body, refuse_bad_json_body
 from server.transfer import bp, imported, operations
@@ -136,8 +136,7 @@ def add_school():
 def new():
     if request.method == "POST":
         return _create()
-    pupil_id = parse_id(request.args.get("pupil_id"))
-    pupil = db.session.get(Pupil, pupil_id) if pupil_id is not None else None
+    pupil = row_by_id(Pupil, request.args.get("pupil_id"))
     text = request.args.get("q", "")[:200]
     pupils = find_pupils(_me(), text) if text.strip() and pupil is None else []
     return render_template(
